@@ -1,0 +1,29 @@
+"""Label aggregation (truth inference): votes -> labels, posteriors and worker reliabilities.
+
+Every strategy is a scikit-learn-style estimator (see :mod:`crowdlearn.aggregate.base`) and is
+registered under short names (``mv``, ``ds``, ``glad``, ...) used by the CLI and
+:func:`make_strategy`.
+"""
+
+from __future__ import annotations
+
+from . import bayesian, dawid_skene, glad, kos, mace, mmsr, voting  # noqa: F401  (registration)
+from .base import (
+    Aggregator,
+    argmax_random_ties,
+    available,
+    get_strategy_class,
+    make_strategy,
+    parse_strategy_spec,
+    register,
+)
+
+__all__ = [
+    "Aggregator",
+    "argmax_random_ties",
+    "available",
+    "get_strategy_class",
+    "make_strategy",
+    "parse_strategy_spec",
+    "register",
+]

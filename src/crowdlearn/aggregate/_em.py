@@ -1,0 +1,82 @@
+"""The one EM skeleton shared by the Dawid-Skene family and every other EM-style strategy.
+
+A strategy supplies two functions over its own parameter object:
+
+``m_step(T) -> params``
+    parameters maximising the expected complete-data log-likelihood under the task posterior
+    ``T`` (tasks x classes);
+``e_step(params) -> (T, log_likelihood)``
+    the posterior given ``params`` and the objective at ``params`` (the marginal
+    log-likelihood, or a log-posterior / ELBO for MAP and variational variants), *per answer*,
+    so that one tolerance suits data sets of every size.
+
+:func:`run_em` alternates them from an initial posterior (majority vote for the DS family), stops
+when the objective changes by less than ``tol`` or after ``max_iter`` iterations, and records the
+objective's history. Both steps are expected to be vectorised over answers (``np.bincount``,
+sparse products); the loop itself only runs over iterations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+P = TypeVar("P")
+
+
+@dataclass
+class EMResult(Generic[P]):
+    """Outcome of :func:`run_em`."""
+
+    probas: np.ndarray
+    params: P
+    n_iter: int
+    log_likelihood: float
+    converged: bool
+    history: list[float] = field(default_factory=list)
+
+
+def run_em(
+    init_probas: np.ndarray,
+    m_step: Callable[[np.ndarray], P],
+    e_step: Callable[[P], tuple[np.ndarray, float]],
+    *,
+    tol: float = 1e-5,
+    max_iter: int = 100,
+    progress: Any = None,
+) -> EMResult[P]:
+    """Run EM from ``init_probas`` until the per-answer objective moves by less than ``tol``.
+
+    Returns the posterior of the last E-step, the parameters of the last M-step (so that the
+    two are consistent: labels come from the posterior that the returned parameters produce
+    after one more E-step only when ``converged``), the number of iterations and the history.
+    ``progress`` is an optional object with ``update(1)`` and ``set_postfix`` (a tqdm bar).
+    """
+    probas = init_probas
+    params = m_step(probas)
+    history: list[float] = []
+    prev = -np.inf
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max(int(max_iter), 0) + 1):
+        probas, ll = e_step(params)
+        params = m_step(probas)
+        history.append(float(ll))
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loglik=f"{ll:.6f}", refresh=False)
+        if abs(ll - prev) < tol:
+            converged = True
+            break
+        prev = ll
+    return EMResult(
+        probas=probas,
+        params=params,
+        n_iter=n_iter,
+        log_likelihood=history[-1] if history else float("nan"),
+        converged=converged,
+        history=history,
+    )

@@ -1,0 +1,279 @@
+"""The aggregator base class, its DataFrame adapter and the registry of strategy names.
+
+Every label-aggregation strategy is a scikit-learn-style estimator: settings in ``__init__``,
+learning in ``fit``, learned attributes ending in ``_``:
+
+``labels_``
+    hard labels (class index per task; a pandas Series of class names indexed by task id when
+    ``fit`` was given a DataFrame, as crowd-kit returns them);
+``probas_``
+    posterior (tasks x classes; a DataFrame when fitted on a DataFrame);
+``confusions_``
+    (workers x classes x classes) worker confusion matrices, rows = true class, columns = answer,
+    for strategies that model them; ``skills_`` (one number per worker) for those that do not;
+``priors_``, ``n_iter_``, ``log_likelihood_``, ``fit_seconds_``, ``answers_``.
+
+Subclasses implement ``_fit(answers)`` on an :class:`~crowdlearn.answers.Answers` and set
+``probas_`` (ndarray) plus whatever else they learn; the base derives ``labels_`` (argmax, exact
+ties broken by a seeded draw) and handles DataFrame input.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..answers import Answers
+from ..errors import CrowdlearnError, NotFittedError
+
+_REGISTRY: dict[str, type[Aggregator]] = {}
+
+
+def register(*names: str):
+    """Class decorator: make a strategy available under ``names`` (lower case) in the registry."""
+
+    def deco(cls: type[Aggregator]) -> type[Aggregator]:
+        for n in names:
+            key = n.lower()
+            if key in _REGISTRY and _REGISTRY[key] is not cls:
+                raise ValueError(f"strategy name {key!r} registered twice")
+            _REGISTRY[key] = cls
+        if not cls.name:
+            cls.name = names[0].lower()
+        return cls
+
+    return deco
+
+
+def available() -> list[str]:
+    """Canonical names of every registered strategy, in registration order."""
+    seen: list[str] = []
+    for cls in _REGISTRY.values():
+        if cls.name not in seen:
+            seen.append(cls.name)
+    return seen
+
+
+def get_strategy_class(name: str) -> type[Aggregator]:
+    """The strategy class registered under ``name`` (case-insensitive)."""
+    key = name.lower()
+    if key not in _REGISTRY:
+        raise CrowdlearnError(
+            f"unknown aggregation strategy {name!r}; choose from {', '.join(available())}"
+        )
+    return _REGISTRY[key]
+
+
+def make_strategy(name: str, **params: Any) -> Aggregator:
+    """Instantiate the strategy registered under ``name`` with ``params``.
+
+    ``name`` may carry parameters in peerannot's bracket syntax: ``"ds[max_iter=50,tol=1e-6]"``.
+    """
+    name, bracket = parse_strategy_spec(name)
+    cls = get_strategy_class(name)
+    bracket.update(params)
+    valid = set(cls._param_names())
+    unknown = sorted(set(bracket) - valid)
+    if unknown:
+        raise CrowdlearnError(
+            f"strategy {cls.name!r} has no parameter {', '.join(unknown)} "
+            f"(parameters: {', '.join(sorted(valid)) or 'none'})"
+        )
+    return cls(**bracket)
+
+
+def parse_strategy_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name[a=1,b=x]"`` into ``("name", {"a": 1, "b": "x"})``."""
+    spec = spec.strip()
+    if "[" not in spec:
+        return spec, {}
+    if not spec.endswith("]"):
+        raise CrowdlearnError(f"malformed strategy {spec!r}: expected name[param=value,...]")
+    name, inner = spec[:-1].split("[", 1)
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in inner.split(","))):
+        if "=" not in item:
+            raise CrowdlearnError(f"malformed strategy parameter {item!r} in {spec!r}")
+        key, value = (s.strip() for s in item.split("=", 1))
+        params[key] = _parse_value(value)
+    return name.strip(), params
+
+
+def _parse_value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+class Aggregator:
+    """Base class of label-aggregation (truth-inference) strategies.
+
+    Subclasses set ``name`` through :func:`register` and implement :meth:`_fit`.
+    """
+
+    name: ClassVar[str] = ""
+    #: whether the strategy learns a full confusion matrix per worker
+    has_confusions: ClassVar[bool] = False
+    #: whether the strategy only handles two classes
+    binary_only: ClassVar[bool] = False
+
+    # -------------------------------------------------------------- sklearn-style params
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters and their current values."""
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params: Any) -> Aggregator:
+        """Set constructor parameters; returns ``self``."""
+        valid = set(self._param_names())
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -------------------------------------------------------------- fitting
+    def fit(self, data: Any, y: Any = None) -> Aggregator:
+        """Learn from crowd answers.
+
+        Parameters
+        ----------
+        data:
+            An :class:`~crowdlearn.answers.Answers`, or a DataFrame with ``task`` (or ``item``),
+            ``worker`` and ``label`` columns. With a DataFrame, ``labels_`` and ``probas_`` are
+            pandas objects indexed by the original task ids, as in crowd-kit.
+        y:
+            Ignored (present for scikit-learn compatibility).
+        """
+        answers, from_frame = _as_answers(data)
+        if self.binary_only and answers.n_classes != 2:
+            raise CrowdlearnError(
+                f"{type(self).__name__} handles two classes only; the data has "
+                f"{answers.n_classes}"
+            )
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)
+        start = time.perf_counter()
+        self._fit(answers)
+        probas = np.asarray(self.probas_, dtype=np.float64)
+        if probas.shape != (answers.n_tasks, answers.n_classes):
+            raise AssertionError(
+                f"{type(self).__name__} produced probas of shape {probas.shape}, expected "
+                f"{(answers.n_tasks, answers.n_classes)}"
+            )
+        self.probas_ = probas
+        if not hasattr(self, "labels_"):
+            self.labels_ = argmax_random_ties(probas, getattr(self, "random_state", 0))
+        self.fit_seconds_ = time.perf_counter() - start
+        self.answers_ = answers
+        if not hasattr(self, "n_iter_"):
+            self.n_iter_ = 0
+        if not hasattr(self, "log_likelihood_"):
+            self.log_likelihood_ = None
+        self._arrays = {"labels": np.asarray(self.labels_), "probas": probas}
+        for attr in ("confusions_", "skills_", "priors_", "difficulties_"):
+            value = getattr(self, attr, None)
+            if value is not None:
+                self._arrays[attr.rstrip("_")] = np.asarray(value, dtype=np.float64)
+        if from_frame:
+            self._to_pandas(answers)
+        return self
+
+    def _fit(self, answers: Answers) -> None:
+        raise NotImplementedError
+
+    def fit_predict(self, data: Any, y: Any = None) -> Any:
+        """Fit, then return ``labels_``."""
+        return self.fit(data).labels_
+
+    def fit_predict_proba(self, data: Any, y: Any = None) -> Any:
+        """Fit, then return ``probas_``."""
+        return self.fit(data).probas_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_arrays"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit first")
+
+    # -------------------------------------------------------------- results
+    def _to_pandas(self, answers: Answers) -> None:
+        import pandas as pd
+
+        index = pd.Index(answers.task_ids, name="task")
+        labels = np.asarray(self.labels_)
+        self.labels_ = pd.Series(answers.classes[labels], index=index, name="agg_label")
+        self.probas_ = pd.DataFrame(
+            self.probas_, index=index, columns=pd.Index(answers.classes, name="label")
+        )
+        if getattr(self, "skills_", None) is not None and np.ndim(self.skills_) == 1:
+            self.skills_ = pd.Series(
+                self.skills_, index=pd.Index(answers.worker_ids, name="worker"), name="skill"
+            )
+        if getattr(self, "priors_", None) is not None and np.ndim(self.priors_) == 1:
+            self.priors_ = pd.Series(
+                self.priors_, index=pd.Index(answers.classes, name="label"), name="prior"
+            )
+
+    def result_arrays(self) -> dict[str, np.ndarray]:
+        """What was learned, as plain arrays in task / worker / class order (for writing).
+
+        Keys: ``labels`` (class index per task), ``probas`` and, where learned, ``confusions``,
+        ``skills``, ``priors``, ``difficulties``.
+        """
+        self._check_fitted()
+        return dict(self._arrays)
+
+
+def _as_answers(data: Any) -> tuple[Answers, bool]:
+    if isinstance(data, Answers):
+        return data, False
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a core dependency
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        return Answers.from_frame(data), True
+    raise TypeError(
+        f"expected Answers or a pandas DataFrame with task/worker/label columns, got "
+        f"{type(data).__name__}"
+    )
+
+
+def argmax_random_ties(probas: np.ndarray, seed: Any = 0, rtol: float = 1e-12) -> np.ndarray:
+    """Row-wise argmax; rows whose maximum is shared pick uniformly among the tied columns.
+
+    ``seed`` makes the draw repeatable. Ties are values within ``rtol`` of the row maximum.
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.size == 0:
+        return np.zeros(probas.shape[0], dtype=np.int64)
+    best = probas.max(axis=1, keepdims=True)
+    tied = probas >= best - rtol * np.abs(best)
+    labels = probas.argmax(axis=1)
+    multi = tied.sum(axis=1) > 1
+    if multi.any():
+        rng = np.random.default_rng(seed)
+        noise = rng.random((int(multi.sum()), probas.shape[1]))
+        labels[multi] = np.where(tied[multi], noise, -1.0).argmax(axis=1)
+    return labels.astype(np.int64)
