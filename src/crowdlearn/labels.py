@@ -54,6 +54,9 @@ def as_column(values: Any) -> np.ndarray:
     """A 1-d numpy view of a column (list, Series, array)."""
     if isinstance(values, (pd.Series, pd.Index)):
         values = values.to_numpy()
+    elif not isinstance(values, np.ndarray):
+        # let pandas infer: numpy would turn [1, "x"] into the text array ["1", "x"]
+        values = pd.Series(list(values) if not isinstance(values, list) else values).to_numpy()
     arr = np.asarray(values)
     if arr.ndim != 1:
         arr = arr.reshape(-1)

@@ -98,11 +98,11 @@ def parse_strategy_spec(spec: str) -> tuple[str, dict[str, Any]]:
         if "=" not in item:
             raise CrowdlearnError(f"malformed strategy parameter {item!r} in {spec!r}")
         key, value = (s.strip() for s in item.split("=", 1))
-        params[key] = _parse_value(value)
+        params[key] = parse_value(value)
     return name.strip(), params
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"

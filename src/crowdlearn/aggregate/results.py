@@ -1,0 +1,150 @@
+"""Writing what an aggregator learned: labels, posteriors, worker parameters and a summary.
+
+Files, for data set ``NAME`` and strategy ``S`` (peerannot's naming for the ``.npy`` files):
+
+``labels.csv``
+    ``task,label`` with the original task ids and class names;
+``labels_NAME_S.npy``
+    hard labels as class indices in task order (as ``peerannot aggregate`` writes them);
+``probas_NAME_S.npy``
+    posteriors (tasks x classes) in task order;
+``workers_NAME_S.npz``
+    ``worker_ids``, ``task_ids``, ``classes`` and whatever the strategy learned per worker
+    (``confusions`` workers x classes x classes with rows = true class, ``skills``) or per task
+    (``difficulties``), and ``priors``;
+``summary.json``
+    strategy, parameters, iterations, log-likelihood, seconds, and accuracy against the truth
+    when the answers carry some.
+
+Every file is written to a temporary name in the output folder and renamed into place, so a crash
+never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .base import Aggregator
+
+
+def accuracy_against_truth(labels: np.ndarray, answers: Any) -> float | None:
+    """Accuracy of hard ``labels`` (class indices) on the tasks whose truth is known."""
+    if not answers.has_truth:
+        return None
+    known = answers.truth_mask
+    return float(np.mean(np.asarray(labels)[known] == answers.truth[known]))
+
+
+def summarize(est: Aggregator, strategy: str | None = None) -> dict[str, Any]:
+    """A JSON-ready summary of a fitted aggregator."""
+    arrays = est.result_arrays()
+    answers = est.answers_
+    params = {k: _jsonable(v) for k, v in est.get_params().items()}
+    out: dict[str, Any] = {
+        "strategy": strategy or est.name,
+        "class": type(est).__name__,
+        "parameters": params,
+        "dataset": answers.name,
+        "n_tasks": answers.n_tasks,
+        "n_workers": answers.n_workers,
+        "n_classes": answers.n_classes,
+        "n_answers": answers.n_answers,
+        "n_iter": int(est.n_iter_),
+        "log_likelihood": _jsonable(est.log_likelihood_),
+        "seconds": round(float(est.fit_seconds_), 6),
+    }
+    acc = accuracy_against_truth(arrays["labels"], answers)
+    if acc is not None:
+        out["accuracy"] = acc
+        out["n_tasks_with_truth"] = int(answers.truth_mask.sum())
+    for extra in ("chosen_", "reason_", "scores_"):
+        if hasattr(est, extra):
+            out[extra.rstrip("_")] = _jsonable(getattr(est, extra))
+    return out
+
+
+def write_results(
+    est: Aggregator, out_dir: str | os.PathLike[str], *, strategy: str | None = None,
+    extra_summary: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write the files described in the module docstring; returns their paths by kind."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    answers = est.answers_
+    arrays = est.result_arrays()
+    name = _safe(answers.name or "dataset")
+    strat = _safe(strategy or est.name)
+    labels = arrays["labels"].astype(np.int64)
+    paths = {
+        "labels_csv": out / "labels.csv",
+        "labels_npy": out / f"labels_{name}_{strat}.npy",
+        "probas": out / f"probas_{name}_{strat}.npy",
+        "workers": out / f"workers_{name}_{strat}.npz",
+        "summary": out / "summary.json",
+    }
+
+    def write_csv(f: IO[bytes]) -> None:
+        import pandas as pd
+
+        frame = pd.DataFrame({"task": answers.task_ids, "label": answers.classes[labels]})
+        frame.to_csv(f, index=False, lineterminator="\n")
+
+    _atomic(paths["labels_csv"], write_csv)
+    _atomic(paths["labels_npy"], lambda f: np.save(f, labels))
+    _atomic(paths["probas"], lambda f: np.save(f, arrays["probas"]))
+    worker_arrays = {k: v for k, v in arrays.items() if k not in ("labels", "probas")}
+    _atomic(paths["workers"], lambda f: np.savez(
+        f, worker_ids=_storable(answers.worker_ids), task_ids=_storable(answers.task_ids),
+        classes=_storable(answers.classes), **worker_arrays,
+    ))
+    summary = summarize(est, strategy)
+    if extra_summary:
+        summary.update(extra_summary)
+    summary["files"] = {k: p.name for k, p in paths.items()}
+    text = json.dumps(summary, indent=2, ensure_ascii=False)
+    _atomic(paths["summary"], lambda f: f.write(text.encode("utf-8") + b"\n"))
+    return paths
+
+
+def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _storable(values: np.ndarray) -> np.ndarray:
+    """Object arrays cannot be loaded without pickle: store text ids as unicode."""
+    return values.astype(str) if values.dtype.kind == "O" else values
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
