@@ -65,7 +65,7 @@ def test_vote_counts_and_answer_counts(small: Answers) -> None:
 def test_incidence_encodes_worker_label_columns(small: Answers) -> None:
     inc = small.incidence.toarray()
     assert inc.shape == (3, 9)
-    for t, w, lab in zip(small.task, small.worker, small.label):
+    for t, w, lab in zip(small.task, small.worker, small.label, strict=True):
         assert inc[t, w * 3 + lab] == 1
     assert inc.sum() == len(small)
 

@@ -21,7 +21,11 @@ COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "demo")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # "(default: None)" says nothing: options without a default explain it in their help
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

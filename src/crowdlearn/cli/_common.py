@@ -62,9 +62,8 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     left = [not any(_is_number(r[i]) for r in text) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.ljust(w) if lft else v.rjust(w) for v, w, lft in zip(values, widths, left)
-        ).rstrip()
+        cells = zip(values, widths, left, strict=True)
+        return "  ".join(v.ljust(w) if lft else v.rjust(w) for v, w, lft in cells).rstrip()
 
     out = [line(list(headers)), line(["-" * w for w in widths])]
     out.extend(line(r) for r in text)

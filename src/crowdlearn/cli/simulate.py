@@ -1,0 +1,218 @@
+"""``crowdlearn simulate``: write a simulated crowd (answers, truth, true confusion matrices).
+
+The simulation itself is :func:`crowdlearn.simulate.simulate` (Dawid & Skene's class-conditional
+annotator model, with the annotator models listed in :data:`crowdlearn.simulate.MODELS`); this
+module only parses options and writes the folder, atomically: everything is built in a hidden
+temporary sibling folder which is then renamed to the destination.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import add_command
+
+if TYPE_CHECKING:
+    from ..simulate import SimulatedCrowd
+
+EXAMPLE = """\
+crowdlearn simulate -o sim/ --n-tasks 1000 --n-classes 4 --n-workers 20 --model one-coin
+crowdlearn simulate -o sim/ --workers "perfect:2,symmetric:10:accuracy=0.7,adversarial:3" \\
+    --answers-per-task 5 --seed 1
+crowdlearn simulate -o sim/ --model separable-uniform --gamma 0.01 --n-workers 5 --p 0.3
+crowdlearn simulate -o sim/ --n-tasks 200000 --n-classes 5 --n-workers 2000 \\
+    --activity power-law --exponent 1.2 --format csv"""
+
+#: shown in --help only (the authoritative list is crowdlearn.simulate.MODELS, checked in run)
+_MODEL_NAMES = ("perfect, spammer, hammer-spammer, symmetric, one-coin, diagonal, adversarial, "
+                "separable-uniform")
+FORMATS = ("peerannot", "csv")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``simulate`` sub-command."""
+    p = add_command(
+        sub, "simulate", "simulate a crowd of noisy annotators with known truth", EXAMPLE,
+        description="Simulate crowd answers under the Dawid-Skene model: true labels from class "
+        "priors, one confusion matrix per worker from annotator models (" + _MODEL_NAMES + "; "
+        "mix them with --workers), workers assigned to tasks (fixed answers per task, or each "
+        "worker answers each task with probability --p; uniform or power-law activity). "
+        "Writes the answers, the truth, the true confusion matrices (confusions.npy) and every "
+        "parameter (simulation.json) to the output folder.",
+    )
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--n-tasks", type=int, default=1000, help="number of tasks")
+    p.add_argument("--n-classes", type=int, default=None,
+                   help="number of classes (default: the length of --priors, else 3)")
+    p.add_argument("--n-workers", type=int, default=None,
+                   help="number of workers with --model (default 10; implied by --workers)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--model", default=None,
+                     help="annotator model of every worker (default one-coin): " + _MODEL_NAMES)
+    who.add_argument("--workers", default=None, metavar="SPEC",
+                     help="a mix of models: MODEL:COUNT[:NAME=VALUE...],... e.g. "
+                     "'perfect:2,symmetric:5:accuracy=0.8,adversarial:3'")
+    p.add_argument("--model-param", action="append", metavar="NAME=VALUE",
+                   help="parameter of --model (repeatable), e.g. accuracy=0.8, "
+                   "hammer_share=0.3, strength=2, noise=0.1, min_skill=0.6")
+    p.add_argument("--gamma", type=float, default=None,
+                   help="noise level of the separable-uniform model (CCEM, Ibrahim et al. 2023); "
+                   "applies to every worker group whose model has a gamma parameter")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--answers-per-task", type=int, default=None, metavar="R",
+                     help="each task gets R distinct workers (default: min(5, workers))")
+    how.add_argument("--p", type=float, default=None, metavar="P",
+                     help="each worker answers each task with probability P instead")
+    p.add_argument("--activity", choices=("uniform", "power-law"), default="uniform",
+                   help="worker activity: equal, or power-law (a few workers answer most tasks)")
+    p.add_argument("--exponent", type=float, default=1.0,
+                   help="exponent of the power-law activity (worker of rank r weighs r^-exponent)")
+    p.add_argument("--priors", default=None, metavar="P1,P2,...",
+                   help="class priors, comma-separated, summing to 1 (default uniform)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed (default: a fresh one, recorded in simulation.json)")
+    p.add_argument("--format", choices=FORMATS, default="peerannot", help="answers format")
+    p.add_argument("--name", default="simulated", help="data set name")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder if it exists and is not empty")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=run)
+
+
+def crowd_from_args(args: argparse.Namespace) -> SimulatedCrowd:
+    """Run :func:`crowdlearn.simulate.simulate` with the command-line options."""
+    from ..simulate import (
+        SimulationError,
+        model_parameters,
+        parse_param,
+        parse_workers,
+        simulate,
+    )
+
+    priors = None
+    if args.priors:
+        try:
+            priors = [float(x) for x in args.priors.split(",") if x.strip()]
+        except ValueError:
+            raise SimulationError(f"--priors must be comma-separated numbers, got {args.priors!r}")\
+                from None
+    n_classes = args.n_classes
+    if n_classes is None and priors is None:
+        n_classes = 3
+    if args.model_param and args.workers:
+        raise SimulationError("--model-param goes with --model; put parameters of --workers "
+                              "groups in the spec (MODEL:COUNT:NAME=VALUE)")
+    model_params = dict(parse_param(x) for x in args.model_param or ())
+    if args.workers:
+        groups: list[tuple[str, int, dict[str, Any]]] = parse_workers(args.workers)
+        if args.n_workers is not None and args.n_workers != sum(c for _, c, _ in groups):
+            raise SimulationError(f"--n-workers {args.n_workers} does not match --workers "
+                                  f"({sum(c for _, c, _ in groups)} workers)")
+    else:
+        n_workers = 10 if args.n_workers is None else args.n_workers
+        groups = [(args.model or "one-coin", n_workers, model_params)]
+    if args.gamma is not None:
+        targets = [g for g in groups if "gamma" in model_parameters(g[0])]
+        if not targets:
+            raise SimulationError("--gamma needs a model with a gamma parameter "
+                                  "(separable-uniform)")
+        for g in targets:
+            g[2].setdefault("gamma", args.gamma)
+    return simulate(
+        args.n_tasks, n_classes, workers=groups, priors=priors,
+        answers_per_task=args.answers_per_task, p=args.p, activity=args.activity,
+        exponent=args.exponent, seed=args.seed, name=args.name,
+    )
+
+
+def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
+                force: bool = False, extra: dict[str, Any] | None = None) -> list[str]:
+    """Write ``crowd`` into the folder ``out`` atomically; return the names of the files.
+
+    Files: the answers and their truth, written by :func:`crowdlearn.io.write` in format
+    ``fmt`` (peerannot: ``answers.json``, ``metadata.json``, ``truth_<name>.npy``; csv:
+    ``answers.csv`` and ``answers.truth.csv``), ``confusions.npy`` (workers x K x K, row = true
+    class) and ``simulation.json`` (every parameter, the worker models and, for non-uniform
+    activity, the activity weights). Reading the folder (peerannot) or ``answers.csv`` back
+    with :func:`crowdlearn.io.read` gives the answers with their truth.
+    """
+    import json
+
+    import numpy as np
+
+    from ..errors import CrowdlearnError
+    from ..io import write, write_truth
+    from ..io._atomic import atomic_dir
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CrowdlearnError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise CrowdlearnError(f"{out}: folder exists and is not empty (use --force to replace it)")
+    with atomic_dir(out) as tmp:
+        answers = crowd.answers
+        if fmt == "csv":
+            write(answers, tmp / "answers.csv", format="csv")
+        else:
+            write(answers, tmp, format=fmt)
+        if not any("truth" in f.name for f in tmp.iterdir()):  # the writers add it themselves
+            write_truth(answers, tmp / "truth.csv")
+        np.save(tmp / "confusions.npy", crowd.confusions)
+        meta = dict(crowd.params)
+        meta["format"] = fmt
+        meta["worker_models"] = [str(x) for x in crowd.worker_models]
+        if meta.get("activity") != "uniform":
+            meta["activity_weights"] = [float(x) for x in crowd.activity]
+        meta.update(extra or {})
+        (tmp / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
+        files = sorted(p.name for p in tmp.iterdir())
+    return files
+
+
+def summary_text(crowd: SimulatedCrowd) -> str:
+    """One paragraph describing a simulated crowd (sizes, models, assignment, MV accuracy)."""
+    a = crowd.answers
+    s = a.summary()
+    per_task, per_worker = s["answers_per_task"], s["answers_per_worker"]
+    models = ", ".join(f"{n} x{c}" for n, c in crowd.model_counts().items())
+    prm = crowd.params
+    if prm["assignment"] == "fixed":
+        design = f"{prm['answers_per_task']} distinct workers per task"
+    else:
+        design = f"each worker answers each task with probability {prm['p']:g}"
+    activity = prm["activity"]
+    if activity == "power-law":
+        activity = f"power-law activity (exponent {prm['exponent']:g})"
+    else:
+        activity = f"{activity} activity"
+    text = (
+        f"Simulated crowd {a.name!r}: {a.n_tasks:,} tasks, {a.n_workers:,} workers ({models}), "
+        f"{a.n_classes} classes; {a.n_answers:,} answers, {per_task['mean']:.2f} per task "
+        f"(min {per_task['min']}, max {per_task['max']}), {per_worker['mean']:.1f} per worker "
+        f"(min {per_worker['min']}, max {per_worker['max']}); {design}, {activity}; "
+        f"seed {prm['seed']}."
+    )
+    acc = s.get("majority_vote_accuracy")
+    if acc is not None:
+        text += f" Majority-vote accuracy against the truth: {acc:.4f}."
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate, write the folder and print a one-paragraph summary."""
+    import secrets
+
+    if args.seed is None:
+        args.seed = secrets.randbits(32)
+    crowd = crowd_from_args(args)
+    out = Path(args.out)
+    from .. import __version__
+
+    files = write_crowd(crowd, out, fmt=args.format, force=args.force,
+                        extra={"crowdlearn_version": __version__})
+    if not args.quiet:
+        print(summary_text(crowd))
+        print(f"Wrote {', '.join(files)} to {out}.")
+    return 0

@@ -1,0 +1,120 @@
+"""Tests of the ``crowdlearn simulate`` and ``crowdlearn demo`` commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crowdlearn.cli import main
+from crowdlearn.io import read
+from crowdlearn.simulate import simulate
+
+
+def test_simulate_peerannot_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sim"
+    rc = main(["simulate", "-o", str(out), "--n-tasks", "300", "--n-classes", "4",
+               "--workers", "perfect:2,symmetric:5:accuracy=0.8,separable-uniform:3",
+               "--gamma", "0.05", "--answers-per-task", "4", "--seed", "3"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "300 tasks, 10 workers" in text and "Majority-vote accuracy" in text
+    names = {p.name for p in out.iterdir()}
+    assert {"answers.json", "metadata.json", "confusions.npy", "simulation.json"} <= names
+    assert any(n.startswith("truth") for n in names)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+    meta = json.loads((out / "simulation.json").read_text())
+    assert meta["seed"] == 3 and meta["n_workers"] == 10 and meta["answers_per_task"] == 4
+    assert meta["workers"][2] == {"model": "separable-uniform", "count": 3,
+                                  "params": {"gamma": 0.05}}
+    assert meta["worker_models"][:2] == ["perfect", "perfect"] and meta["format"] == "peerannot"
+
+    expected = simulate(300, 4, workers=[("perfect", 2), ("symmetric", 5, {"accuracy": 0.8}),
+                                         ("separable-uniform", 3, {"gamma": 0.05})],
+                        answers_per_task=4, seed=3)
+    np.testing.assert_array_equal(np.load(out / "confusions.npy"), expected.confusions)
+    back = read(out)
+    assert back == expected.answers  # answers and truth survive the round trip
+
+
+def test_simulate_csv_bernoulli_power_law(tmp_path: Path) -> None:
+    out = tmp_path / "csv"
+    rc = main(["simulate", "-o", str(out), "--n-tasks", "400", "--n-workers", "30",
+               "--model", "hammer-spammer", "--model-param", "hammer_share=0.2", "--p", "0.2",
+               "--activity", "power-law", "--exponent", "1.5", "--priors", "0.5,0.3,0.2",
+               "--format", "csv", "--seed", "1", "--quiet"])
+    assert rc == 0
+    assert {p.name for p in out.iterdir()} >= {"answers.csv", "confusions.npy",
+                                               "simulation.json"}
+    answers = read(out / "answers.csv")
+    assert answers.has_truth and answers.n_classes == 3
+    conf = np.load(out / "confusions.npy")
+    assert conf.shape == (30, 3, 3)
+    assert (np.all(conf.diagonal(axis1=1, axis2=2) == 1.0, axis=1)).sum() == 6
+    meta = json.loads((out / "simulation.json").read_text())
+    assert meta["assignment"] == "bernoulli" and meta["p"] == 0.2
+    assert meta["activity"] == "power-law" and len(meta["activity_weights"]) == 30
+    assert meta["priors"] == [0.5, 0.3, 0.2]
+
+
+def test_simulate_refuses_non_empty_folder_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sim"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    args = ["simulate", "-o", str(out), "--n-tasks", "20", "--seed", "0", "--quiet"]
+    assert main(args) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "keep.txt").exists()
+    assert main([*args, "--force"]) == 0
+    assert not (out / "keep.txt").exists() and (out / "simulation.json").exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--model", "nope"], "unknown annotator model"),
+    (["--gamma", "0.1"], "--gamma needs"),
+    (["--answers-per-task", "50"], "exceeds"),
+    (["--model-param", "accuracy"], "NAME=VALUE"),
+    (["--priors", "0.5,x"], "--priors"),
+    (["--workers", "perfect:2", "--n-workers", "3"], "does not match"),
+])
+def test_simulate_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              extra: list[str], message: str) -> None:
+    out = tmp_path / "bad"
+    assert main(["simulate", "-o", str(out), "--n-tasks", "10", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("simulate", "demo"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+        assert "Example:" in capsys.readouterr().out
+
+
+def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    start = time.perf_counter()
+    assert main(["demo", "--seed", "5"]) == 0
+    elapsed = time.perf_counter() - start
+    text = capsys.readouterr().out
+    assert "1000 tasks, 20 workers, 4 classes, 5000 answers, 5.0 answers per task" in text
+    for model in ("one-coin", "diagonal", "spammer", "adversarial"):
+        assert model in text
+    line = next(x for x in text.splitlines() if x.startswith("majority vote"))
+    accuracy = float(line.split()[-1])
+    from crowdlearn.cli.demo import DEMO_SIZE, DEMO_WORKERS
+
+    crowd = simulate(DEMO_SIZE["n_tasks"], DEMO_SIZE["n_classes"], workers=list(DEMO_WORKERS),
+                     answers_per_task=DEMO_SIZE["answers_per_task"], seed=5)
+    expected = float((crowd.answers.majority_labels(seed=5) == crowd.true_labels).mean())
+    assert accuracy == pytest.approx(expected, abs=1e-4)
+    assert 0.6 < accuracy < 0.95
+    assert elapsed < 5.0
