@@ -15,7 +15,8 @@ try:
     main({argv!r})
 except SystemExit:
     pass
-print("LOADED:" + ",".join(m for m in ("torch", "matplotlib", "pandas", "scipy") if m in sys.modules))
+heavy = ("torch", "matplotlib", "pandas", "scipy")
+print("LOADED:" + ",".join(m for m in heavy if m in sys.modules))
 """
 
 

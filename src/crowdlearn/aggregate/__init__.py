@@ -7,7 +7,7 @@ registered under short names (``mv``, ``ds``, ``glad``, ...) used by the CLI and
 
 from __future__ import annotations
 
-from . import bayesian, dawid_skene, glad, kos, mace, mmsr, voting  # noqa: F401  (registration)
+from . import auto, bayesian, dawid_skene, glad, kos, mace, mmsr, voting  # noqa: F401  (registration)
 from .base import (
     Aggregator,
     argmax_random_ties,
@@ -17,8 +17,18 @@ from .base import (
     parse_strategy_spec,
     register,
 )
+from .dawid_skene import WDS, DawidSkene, DawidSkeneClust, OneCoinDawidSkene
+from .voting import MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
 
 __all__ = [
+    "WDS",
+    "DawidSkene",
+    "DawidSkeneClust",
+    "MajorityVote",
+    "NaiveSoft",
+    "OneCoinDawidSkene",
+    "Wawa",
+    "ZeroBasedSkill",
     "Aggregator",
     "argmax_random_ties",
     "available",

@@ -11,9 +11,12 @@ A strategy supplies two functions over its own parameter object:
     so that one tolerance suits data sets of every size.
 
 :func:`run_em` alternates them from an initial posterior (majority vote for the DS family), stops
-when the objective changes by less than ``tol`` or after ``max_iter`` iterations, and records the
-objective's history. Both steps are expected to be vectorised over answers (``np.bincount``,
-sparse products); the loop itself only runs over iterations.
+when the objective changes by less than ``tol`` (or, when a ``stop`` rule is given, when that rule
+says two consecutive posteriors are close enough) or after ``max_iter`` iterations, and records the
+objective's history. Variational Bayes (IBCC, EBCC) is the same alternation: ``m_step`` updates
+the variational distribution of the parameters, ``e_step`` that of the true labels and returns
+the ELBO. Both steps are expected to be vectorised over answers (``np.bincount``, sparse
+products); the loop itself only runs over iterations.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def run_em(
     tol: float = 1e-5,
     max_iter: int = 100,
     progress: Any = None,
+    stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
 ) -> EMResult[P]:
     """Run EM from ``init_probas`` until the per-answer objective moves by less than ``tol``.
 
@@ -54,6 +58,9 @@ def run_em(
     two are consistent: labels come from the posterior that the returned parameters produce
     after one more E-step only when ``converged``), the number of iterations and the history.
     ``progress`` is an optional object with ``update(1)`` and ``set_postfix`` (a tqdm bar).
+    ``stop(previous_probas, probas)``, when given, replaces the objective test: iterations end
+    as soon as it returns true (e.g. ``np.allclose(prev, new, atol=1e-3)``, the rule of the
+    reference IBCC / EBCC / BWA implementations).
     """
     probas = init_probas
     params = m_step(probas)
@@ -61,14 +68,19 @@ def run_em(
     prev = -np.inf
     converged = False
     n_iter = 0
-    for n_iter in range(1, max(int(max_iter), 0) + 1):
+    for n_iter in range(1, max(int(max_iter), 0) + 1):  # noqa: B007 (read after the loop)
+        previous = probas
         probas, ll = e_step(params)
         params = m_step(probas)
         history.append(float(ll))
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loglik=f"{ll:.6f}", refresh=False)
-        if abs(ll - prev) < tol:
+        if stop is not None:
+            if stop(previous, probas):
+                converged = True
+                break
+        elif abs(ll - prev) < tol:
             converged = True
             break
         prev = ll

@@ -1,1 +1,299 @@
-"""(being written)"""
+"""M-MSR: worker skills by robust rank-one completion of the worker agreement matrix.
+
+See :class:`MMSR`. Everything is sparse: the workers x workers agreement statistics come from
+products of (workers x tasks) one-hot CSR matrices, so the cost grows with the number of
+worker pairs that share a task, never with workers x tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..answers import Answers
+from .base import Aggregator, register
+from .glad import log_normalize_columns
+
+__all__ = ["MMSR"]
+
+
+@register("mmsr", "m-msr")
+class MMSR(Aggregator):
+    r"""Matrix Mean-Subsequence-Reduced (M-MSR) skills, then a skill-weighted vote.
+
+    Model
+    -----
+    Each worker ``i`` answers correctly with probability :math:`p_i` and otherwise uniformly
+    among the other ``K - 1`` classes (the one-coin model). With :math:`s_i = (K p_i - 1) /
+    (K - 1)` and :math:`\tilde C_{ij}` the fraction of their common tasks on which workers
+    ``i`` and ``j`` agree,
+
+    .. math:: \mathbb{E}\left[\tfrac{K}{K-1}\tilde C_{ij} - \tfrac{1}{K-1}\right]
+              = s_i s_j \quad (i \ne j),
+
+    so :math:`s` is recovered by rank-one completion of the observed entries. M-MSR does it
+    robustly (against adversarial workers): alternately, every entry of :math:`u` (and of
+    :math:`v`) becomes the mean of the ratios :math:`|C_{ij}| / v_j` over the worker's
+    observed pairs after discarding up to ``F`` values on each side of its current value,
+    ``F = floor(min_i deg(i) / 2) - 1`` with ``deg(i)`` the number of workers sharing a task
+    with ``i`` (as crowd-kit computes it: ``F = -1`` keeps only the largest ratio, ``F = 0`` is
+    the plain mean). Iterations stop when :math:`\lVert u v^T - u' v'^T\rVert_F < ` ``tol``.
+    The magnitudes :math:`|s_i| = u_i / \sqrt{\lVert u\rVert / \lVert v\rVert}`; worker ``i``
+    is adversarial (negative) when :math:`\sum_j C_{ij} |s_j| < 0` over the workers it shares
+    tasks with (that sum is about :math:`s_i \sum_j s_j |s_j|`); a worker who shares no task
+    with anyone gets :math:`s_i = 0`. Skills are clipped to
+    :math:`[-1/(K-1) + 1/\sqrt{n}, 1 - 1/\sqrt{n}]` (``n`` tasks with answers) and turned
+    into vote weights :math:`w_i = \log \frac{(K-1) p_i}{1 - p_i}`.
+
+    The labels are the weighted vote and ``probas_`` its softmax,
+    :math:`P(c) \propto \exp(\sum_{i \text{ answered } c} w_i)`, which is the exact posterior
+    of the one-coin model with these skills and uniform class priors.
+
+    Relation to crowd-kit 1.4.2
+        The statistics, ``F``, the trimming rule, the random start of ``u`` and ``v``, the
+        stopping rule, the clipping and the weights are crowd-kit's (workers in sorted order;
+        crowd-kit orders them by first appearance, which only changes the random start): the
+        magnitudes :math:`|s_i|` agree with crowd-kit's to rounding. Deliberate differences:
+
+        * **Memory.** crowd-kit fills a dense workers x tasks matrix row by row (and a dense
+          matrix over workers plus positive pairs for the signs) and runs out of memory on
+          large data; here the pair statistics are sparse products of one-hot matrices and
+          the trimmed means are vectorised over all workers.
+        * **Signs.** crowd-kit takes them from the eigenvector of the smallest eigenvalue of a
+          random walk on a graph whose negative edges join workers with negative covariation;
+          because it shifts the *whole* matrix by :math:`-1/(K-1)`, every unobserved pair and
+          the diagonal also count as negative edges, so on sparse designs the graph is
+          dominated by pairs that never met and many good workers come out negative (RTE: 61
+          of 164 workers; accuracy of the weighted vote 0.66, cf 0.68, ms 0.47). The local
+          rule above uses observed pairs only (RTE 0.93, cf 0.90, ms 0.79).
+        * **Vote.** crowd-kit divides the weighted votes by their row sum, which flips the
+          winner when the sum is negative; here the label is the class with the largest
+          weighted vote and ``probas_`` its softmax.
+
+    Parameters
+    ----------
+    n_iter : int, default 10000
+        Maximum number of M-MSR iterations.
+    tol : float, default 1e-10
+        Stop when the rank-one estimate moves by less than this (Frobenius norm).
+    random_state : int, optional
+        Seed of the random start of ``u`` and ``v`` (and of the tie-breaking draw).
+
+    Attributes
+    ----------
+    skills_ : ndarray (workers,)
+        Vote weights :math:`w_i` (crowd-kit's ``skills_``); 0 for workers without answers.
+    accuracies_ : ndarray (workers,)
+        The estimated probabilities :math:`p_i` of a correct answer.
+    scores_ : ndarray (tasks x classes)
+        Weighted votes (sums of the weights of the workers who gave each class).
+    probas_ : ndarray (tasks x classes)
+        Softmax of ``scores_``.
+    n_iter_ : int
+        M-MSR iterations run; ``loss_history_`` holds the Frobenius moves.
+
+    References
+    ----------
+    Q. Ma and A. Olshevsky. "Adversarial crowdsourcing through robust rank-one matrix
+    completion". *NeurIPS* 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crowdlearn import Answers
+    >>> from crowdlearn.aggregate.mmsr import MMSR
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.integers(0, 3, 300)
+    >>> task = np.repeat(np.arange(300), 5)
+    >>> worker = np.tile(np.arange(5), 300)
+    >>> good = rng.random(1500) < np.array([0.9, 0.85, 0.8, 0.7, 0.4])[worker]
+    >>> label = np.where(good, truth[task], (truth[task] + rng.integers(1, 3, 1500)) % 3)
+    >>> mmsr = MMSR().fit(Answers(task, worker, label))
+    >>> bool((mmsr.labels_ == truth).mean() > 0.9)
+    True
+    >>> bool(mmsr.accuracies_[0] > mmsr.accuracies_[4])
+    True
+    """
+
+    def __init__(self, n_iter: int = 10000, tol: float = 1e-10,
+                 random_state: int | None = 0) -> None:
+        self.n_iter = n_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def _fit(self, answers: Answers) -> None:
+        n_tasks, n_workers, k = answers.n_tasks, answers.n_workers, answers.n_classes
+        skills = np.zeros(n_workers)
+        accuracies = np.full(n_workers, 1.0 / max(k, 1))
+        self.loss_history_: list[float] = []
+        self.n_iter_ = 0
+        if k >= 2 and answers.n_answers:
+            est = _estimate_skills(answers, int(self.n_iter), float(self.tol),
+                                   self.random_state)
+            if est is not None:
+                active, acc, weights, history = est
+                accuracies[active] = acc
+                skills[active] = weights
+                self.loss_history_ = history
+                self.n_iter_ = len(history)
+        cell = answers.label.astype(np.intp) * n_tasks + answers.task
+        scores = np.bincount(cell, skills[answers.worker], minlength=k * n_tasks)
+        scores = scores.reshape(k, n_tasks)
+        self.scores_ = np.ascontiguousarray(scores.T)
+        probas = scores.copy()
+        log_normalize_columns(probas)
+        self.probas_ = np.ascontiguousarray(probas.T)
+        self.skills_ = skills
+        self.accuracies_ = accuracies
+
+
+def _estimate_skills(
+    answers: Answers, n_iter: int, tol: float, random_state: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float]] | None:
+    """M-MSR on the workers with answers: (their indices, p_i, weights, loss history)."""
+    k = answers.n_classes
+    task, worker, label = answers.task, answers.worker, answers.label
+    # one answer per (task, worker): the last one, as crowd-kit's observation matrix keeps
+    last = np.ones(len(task), dtype=bool)
+    last[:-1] = (task[1:] != task[:-1]) | (worker[1:] != worker[:-1])
+    task, worker, label = task[last], worker[last], label[last]
+    active = np.flatnonzero(np.bincount(worker, minlength=answers.n_workers) > 0)
+    w_index = np.full(answers.n_workers, -1, dtype=np.intp)
+    w_index[active] = np.arange(len(active))
+    w = w_index[worker]
+    n_w = len(active)
+    used_tasks = np.unique(task)
+    n_t = len(used_tasks)
+    t = np.searchsorted(used_tasks, task)
+
+    # co-answer counts and agreement counts of every worker pair, by sparse products
+    ones = np.ones(len(t))
+    by_task = sp.csr_matrix((ones, (w, t)), shape=(n_w, n_t))
+    by_answer = sp.csr_matrix((ones, (w, t.astype(np.int64) * k + label)), shape=(n_w, n_t * k))
+    common = (by_task @ by_task.T).tocoo()
+    agree = (by_answer @ by_answer.T).tocoo()
+    off = common.row != common.col
+    rows, cols, n_common = common.row[off], common.col[off], common.data[off]
+    keys = rows.astype(np.int64) * n_w + cols
+    order = np.argsort(keys)
+    rows, cols, n_common, keys = rows[order], cols[order], n_common[order], keys[order]
+    agreements = np.zeros(len(keys))
+    a_off = agree.row != agree.col
+    a_keys = agree.row[a_off].astype(np.int64) * n_w + agree.col[a_off]
+    agreements[np.searchsorted(keys, a_keys)] = agree.data[a_off]
+    # crowd-kit's covariation: (agree / common) * K / (K - 1) - 1 / (K - 1)
+    cov = (agreements / n_common) * (k / (k - 1)) - 1.0 / (k - 1)
+    indptr = np.zeros(n_w + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_w), out=indptr[1:])
+    degree = np.diff(indptr)
+    sparsity = int(degree.min()) if n_w else 0
+    f_trim = sparsity // 2 - 1
+
+    rng = np.random.RandomState(random_state)
+    u = rng.uniform(size=n_w)
+    v = u.copy()  # crowd-kit draws both from the same seed
+    x_abs = np.abs(cov)
+    history: list[float] = []
+    floor = 1.0 / np.sqrt(n_t)
+    # one sweep object per half-step: each keeps its entries sorted from one iteration to
+    # the next, so that once the estimates settle the sort is a linear check
+    sweep_v = _TrimmedMeans(rows, indptr, cols, x_abs, f_trim, floor)
+    sweep_u = _TrimmedMeans(rows, indptr, cols, x_abs, f_trim, floor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(max(n_iter, 0)):
+            u_prev, v_prev = u, v
+            v = sweep_v(v, u)
+            u = sweep_u(u, v)
+            du, dv = u - u_prev, v - v_prev
+            # ||u v' - u_prev v_prev'||_F from the changes (no cancellation, no n x n matrix)
+            sq = _dot(du, du) * _dot(v, v) + 2.0 * _dot(du, u_prev) * _dot(v, dv) \
+                + _dot(u_prev, u_prev) * _dot(dv, dv)
+            loss = float(np.sqrt(max(sq, 0.0)))
+            history.append(loss)
+            if loss < tol:
+                break
+        scale = np.sqrt(np.sqrt(_dot(u, u)) / np.sqrt(_dot(v, v)))
+        s_abs = u / scale
+    signs = _signs(cov, rows, cols, s_abs, n_w)
+    s = signs * s_abs
+    s = np.minimum(s, 1.0 - floor)
+    s = np.maximum(s, -1.0 / (k - 1) + floor)
+    p = s * (k - 1) / k + 1.0 / k
+    weights = np.log(p * (k - 1) / (1.0 - p))
+    return active, p, weights, history
+
+
+class _TrimmedMeans:
+    """One M-MSR half-step: per worker, the trimmed mean of ``|C_ij| / d_j`` around its value.
+
+    crowd-kit's rule, vectorised over workers: with the row's ratios sorted and ``a`` the
+    worker's current value, drop the ``F`` smallest if at least ``F`` lie below ``a`` (else
+    all those below), then likewise the ``F`` largest above ``a``; a single remaining 0
+    becomes ``floor``; a row with nothing left keeps ``a``. ``F = -1`` (crowd-kit's
+    ``y[-1:]``) keeps the largest ratio.
+
+    The entries (CSR order of the observed pairs) are kept sorted within rows between calls:
+    the sort key is ``row + r / (2 (1 + r))`` and numpy's stable sort (timsort) is linear on
+    the nearly sorted keys of successive iterations; an already sorted key skips the sort.
+    """
+
+    def __init__(self, rows: np.ndarray, indptr: np.ndarray, cols: np.ndarray,
+                 x_abs: np.ndarray, f_trim: int, floor: float) -> None:
+        self.rows = rows
+        self.row_key = rows.astype(np.float64)
+        self.indptr = indptr
+        self.counts = np.diff(indptr)
+        self.cols = cols.copy()
+        self.x = x_abs.copy()
+        self.pos = np.arange(len(rows)) - indptr[rows]
+        self.f_trim, self.floor = f_trim, floor
+
+    def __call__(self, own: np.ndarray, divisor: np.ndarray) -> np.ndarray:
+        n, rows, counts, f_trim = len(own), self.rows, self.counts, self.f_trim
+        out = own.copy()
+        if len(rows) == 0:
+            return out
+        y = self.x / divisor[self.cols]
+        if f_trim < 0:
+            nonempty = counts > 0
+            top = np.maximum.reduceat(y, self.indptr[:-1][nonempty])
+            out[nonempty] = np.where(top == 0, self.floor, top)
+            return out
+        key = y / (1.0 + y)
+        key *= 0.5
+        key[~np.isfinite(y)] = 0.5
+        key += self.row_key
+        if not bool(np.all(key[1:] >= key[:-1])):
+            order = np.argsort(key, kind="stable")
+            y, self.x, self.cols = y[order], self.x[order], self.cols[order]
+        a = own[rows]
+        lower = np.minimum(np.bincount(rows, y < a, minlength=n), f_trim)
+        upper = counts - np.minimum(np.bincount(rows, y > a, minlength=n), f_trim)
+        keep = (self.pos >= lower[rows]) & (self.pos < upper[rows])
+        kept = np.bincount(rows, keep, minlength=n)
+        total = np.bincount(rows, np.where(keep, y, 0.0), minlength=n)
+        has = kept > 0
+        mean = np.divide(total, kept, out=np.zeros(n), where=has)
+        mean = np.where((kept == 1) & (total == 0), self.floor, mean)
+        out[has] = mean[has]
+        return out
+
+
+def _signs(cov: np.ndarray, rows: np.ndarray, cols: np.ndarray, s_abs: np.ndarray,
+           n_w: int) -> np.ndarray:
+    """+1 / -1 per worker: the sign of ``sum_j C_ij |s_j|`` over the observed pairs; 0 alone.
+
+    Since ``E[C_ij] = s_i s_j``, the sum is about ``s_i * sum_j s_j |s_j|``: it has the sign of
+    ``s_i`` whenever the workers sharing tasks with ``i`` are, weighted by their estimated
+    skill, better than chance on balance (crowd-kit's final "most workers are positive" flip
+    makes the same assumption globally). Workers who share no task with anyone get 0.
+    """
+    evidence = np.bincount(rows, cov * s_abs[cols], minlength=n_w)
+    return np.sign(evidence)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Dot product without BLAS (whose threads stall on a busy machine)."""
+    return float((a * b).sum())
