@@ -163,7 +163,8 @@ class Aggregator:
         data:
             An :class:`~crowdlearn.answers.Answers`, or a DataFrame with ``task`` (or ``item``),
             ``worker`` and ``label`` columns. With a DataFrame, ``labels_`` and ``probas_`` are
-            pandas objects indexed by the original task ids, as in crowd-kit.
+            pandas objects indexed by the original task ids, as in crowd-kit, and repeated
+            (task, worker) rows are all kept as answers, as crowd-kit does.
         y:
             Ignored (present for scikit-learn compatibility).
         """
@@ -253,7 +254,9 @@ def _as_answers(data: Any) -> tuple[Answers, bool]:
     except ImportError:  # pragma: no cover - pandas is a core dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
-        return Answers.from_frame(data), True
+        # crowd-kit treats every row as an answer, repeated (task, worker) rows included:
+        # keep them all (never drop), as a crowd-kit user switching imports expects
+        return Answers.from_frame(data, duplicates="all"), True
     raise TypeError(
         f"expected Answers or a pandas DataFrame with task/worker/label columns, got "
         f"{type(data).__name__}"

@@ -37,10 +37,17 @@ class GLAD(Aggregator):
 
     Fitting is EM (the shared :func:`~crowdlearn.aggregate._em.run_em` skeleton): the E-step
     computes the task posteriors; the M-step maximises the expected complete-data log-posterior
-    over all :math:`(\alpha, b)` at once with L-BFGS-B, warm-started from the previous
-    iteration, using the analytic gradient accumulated over answers with ``np.bincount``
-    (``m_step_max_iter`` iterations at most, gradient tolerance ``m_step_tol``). Starting values
-    are crowd-kit's: :math:`\alpha = 1`, :math:`b = 1`, then one E-step.
+    over all :math:`(\alpha, b)` at once by Newton's method, warm-started from the previous
+    iteration. Given the abilities, tasks do not interact, so the Hessian is a diagonal task
+    block, a diagonal worker block and a sparse worker-task coupling (one entry per answer):
+    the Newton system is reduced to the workers' Schur complement and solved by
+    preconditioned conjugate gradients, every product being a gather and an ``np.bincount``
+    over answers; where the Hessian is not negative definite the Fisher-scoring (diagonal)
+    step is taken, and an Armijo line search makes every step an ascent step
+    (``m_step_max_iter`` Newton steps at most, stopping when no gradient component exceeds
+    ``m_step_tol``). crowd-kit runs 25 conjugate-gradient iterations of scipy on pandas
+    group-bys instead. Starting values are crowd-kit's: :math:`\alpha = 1`, :math:`b = 1`,
+    then one E-step.
 
     Stopping rule (a deliberate difference from crowd-kit 1.4.2)
         EM stops when the *log-posterior* :math:`\log p(\text{answers} \mid \alpha, \beta) +
@@ -50,11 +57,17 @@ class GLAD(Aggregator):
         complete-data log-likelihood under the *previous* posterior, without the entropy term)
         between iterations and stops as soon as ``Q_new - Q_old < tol``. ``Q`` evaluated under
         two different posteriors is not monotone: it drops whenever the posteriors sharpen,
-        so on multi-class data (cf, face, labelme, ms, web) crowd-kit stops after the second
+        so on multi-class data (cf, face, labelme, ms) crowd-kit stops after the second
         iteration, far from convergence. crowd-kit also returns the posterior of the E-step
         *before* its last M-step; here ``probas_`` is recomputed from the returned parameters.
         Consequently ``GLAD(n_iter=n)`` here performs ``n + 1`` M-steps and matches crowd-kit's
         posteriors with ``n_iter=n + 2, tol=-inf`` (when both solve the M-step to convergence).
+
+    Converged GLAD is at Dawid-Skene level on most benchmarks (rte .925, sentiment .948,
+    product .928, web .823) but not on trec and relevance (.580 and .499, below majority
+    vote): there the log-posterior keeps rising while the accuracy falls; stopping after the
+    first M-step (``n_iter=0``, what crowd-kit returns when its rule fires after two
+    iterations) happens to give .635 and .556.
 
     Parameters
     ----------
@@ -73,9 +86,9 @@ class GLAD(Aggregator):
         Prior means of :math:`b = \log \beta` (a Series is matched to the task ids); 1 by
         default.
     m_step_max_iter : int, default 25
-        Maximum L-BFGS-B iterations per M-step.
+        Maximum Newton steps per M-step.
     m_step_tol : float, default 1e-2
-        L-BFGS-B tolerance on the largest gradient component in an M-step.
+        An M-step stops when no component of its gradient exceeds this.
     random_state : int, optional
         Seed of the draw that breaks exact ties between classes in ``labels_``.
 
@@ -93,7 +106,7 @@ class GLAD(Aggregator):
     log_likelihood_ : float
         Final log-posterior per answer; ``loss_history_`` has its value at every iteration.
     n_iter_ : int
-        EM iterations run.
+        EM iterations run; ``converged_`` tells whether the tolerance was reached.
 
     References
     ----------

@@ -1,8 +1,9 @@
 """MACE: Multi-Annotator Competence Estimation (Hovy et al., 2013).
 
 See :class:`MACE` for the model, the EM / variational-Bayes fitting and how it differs from
-crowd-kit's ``MACE``. One E-step costs O(answers + tasks x classes) with ``np.bincount`` over
-the sparse (task, worker, label) arrays; the parameters are (workers x 2) and (workers x
+crowd-kit's ``MACE``. One EM iteration costs O(answers) with ``np.bincount`` over the sparse
+(task, worker, label) arrays, whatever the number of classes (the posterior is only stored on
+the (task, class) cells that received votes); the parameters are (workers x 2) and (workers x
 classes) tables.
 """
 
@@ -50,15 +51,17 @@ class MACE(Aggregator):
           ten restarts are ten copies of one run. Restart ``r`` here draws its start from its
           own seed (restart 0 from ``random_state`` itself, restart ``r > 0`` from
           ``SeedSequence(random_state, spawn_key=(r,))``), so restarts explore.
-        * **Starting point.** Restart 0 draws exactly crowd-kit's starting values
-          (``uniform(1, 1 + default_noise)`` for the spam/know pair and for :math:`\xi`, both
-          from ``RandomState(random_state)``, then normalised), with workers and classes in
-          sorted order. ``n_restarts=1`` therefore reproduces crowd-kit on data in which
+        * **Starting point.** Restart 0 draws exactly crowd-kit's starting values (uniform on
+          ``[1, 2 + default_noise]`` for the spam/know pair and for :math:`\xi`, both from
+          ``RandomState(random_state)``, then normalised), with workers and classes in sorted
+          order. ``n_restarts=1`` therefore reproduces crowd-kit on data in which
           workers and labels first appear in sorted order (the only order in which crowd-kit
           is correct, next point).
         * **Ordering.** crowd-kit indexes its parameters by order of first appearance but
-          stores the expected counts of the M-step in *sorted* order (a ``groupby``), so on
-          most tables it silently gives one worker's label distribution to another. Here all
+          stores the expected counts of the M-step in *sorted* order of workers and labels (a
+          ``groupby``), so on most tables it silently gives one worker's label distribution
+          to another (product: accuracy 0.695 in the file's row order, 0.828 with workers
+          sorted). Here all
           tables are in one order.
         * **Numerics.** Task posteriors are computed in log space (crowd-kit multiplies
           probabilities and underflows on tasks with hundreds of answers), and the restart
@@ -80,7 +83,7 @@ class MACE(Aggregator):
     smoothing : float, optional
         Added to the expected counts in the EM M-step; ``None`` means ``0.01 / K``.
     default_noise : float, default 0.5
-        Spread of the random starting values: ``uniform(1, 1 + default_noise)`` before
+        Spread of the random starting values: uniform on ``[1, 2 + default_noise]`` before
         normalisation (crowd-kit's convention).
     alpha, beta : float, default 0.5
         Beta prior on (spam, no spam) for ``method="vb"``.
@@ -173,7 +176,7 @@ class MACE(Aggregator):
 
     def _initial_params(self, seed: Any, n_workers: int, k: int
                         ) -> tuple[np.ndarray, np.ndarray]:
-        """crowd-kit's start: ``uniform(1, 1 + default_noise)`` draws, rows normalised.
+        """crowd-kit's start: uniform draws on ``[1, 2 + default_noise]``, rows normalised.
 
         Both tables are drawn from a fresh ``RandomState(seed)``, as crowd-kit does. Returns
         ``(spamming, xi)``: (workers x 2) with columns (spam, no spam) and (workers x K).

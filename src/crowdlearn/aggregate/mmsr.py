@@ -68,6 +68,11 @@ class MMSR(Aggregator):
           dominated by pairs that never met and many good workers come out negative (RTE: 61
           of 164 workers; accuracy of the weighted vote 0.66, cf 0.68, ms 0.47). The local
           rule above uses observed pairs only (RTE 0.93, cf 0.90, ms 0.79).
+        * **Zero estimates.** When a worker's estimate becomes 0 (all its ratios are 0, e.g.
+          it agrees with each co-worker on exactly half of their common tasks with two
+          classes), crowd-kit divides by it, the NaN spreads to the other estimates, it runs
+          all ``n_iter`` iterations and its weighted vote then fails on the missing skills;
+          here ratios over a zero estimate are left out of the means.
         * **Vote.** crowd-kit divides the weighted votes by their row sum, which flips the
           winner when the sum is negative; here the label is the class with the largest
           weighted vote and ``probas_`` its softmax.
@@ -130,14 +135,12 @@ class MMSR(Aggregator):
         self.loss_history_: list[float] = []
         self.n_iter_ = 0
         if k >= 2 and answers.n_answers:
-            est = _estimate_skills(answers, int(self.n_iter), float(self.tol),
-                                   self.random_state)
-            if est is not None:
-                active, acc, weights, history = est
-                accuracies[active] = acc
-                skills[active] = weights
-                self.loss_history_ = history
-                self.n_iter_ = len(history)
+            active, acc, weights, history = _estimate_skills(
+                answers, int(self.n_iter), float(self.tol), self.random_state)
+            accuracies[active] = acc
+            skills[active] = weights
+            self.loss_history_ = history
+            self.n_iter_ = len(history)
         cell = answers.label.astype(np.intp) * n_tasks + answers.task
         scores = np.bincount(cell, skills[answers.worker], minlength=k * n_tasks)
         scores = scores.reshape(k, n_tasks)
@@ -151,7 +154,7 @@ class MMSR(Aggregator):
 
 def _estimate_skills(
     answers: Answers, n_iter: int, tol: float, random_state: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float]] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float]]:
     """M-MSR on the workers with answers: (their indices, p_i, weights, loss history)."""
     k = answers.n_classes
     task, worker, label = answers.task, answers.worker, answers.label
@@ -212,7 +215,7 @@ def _estimate_skills(
                 + _dot(u_prev, u_prev) * _dot(dv, dv)
             loss = float(np.sqrt(max(sq, 0.0)))
             history.append(loss)
-            if loss < tol:
+            if loss < tol or not np.isfinite(loss):
                 break
         scale = np.sqrt(np.sqrt(_dot(u, u)) / np.sqrt(_dot(v, v)))
         s_abs = u / scale
@@ -251,26 +254,32 @@ class _TrimmedMeans:
         self.f_trim, self.floor = f_trim, floor
 
     def __call__(self, own: np.ndarray, divisor: np.ndarray) -> np.ndarray:
-        n, rows, counts, f_trim = len(own), self.rows, self.counts, self.f_trim
+        n, rows, f_trim = len(own), self.rows, self.f_trim
         out = own.copy()
         if len(rows) == 0:
             return out
         y = self.x / divisor[self.cols]
+        # a ratio over a zero estimate is undefined (crowd-kit propagates the NaN to every
+        # estimate): it is left out, as if the pair were unobserved in this half-step
+        finite = np.isfinite(y)
         if f_trim < 0:
-            nonempty = counts > 0
-            top = np.maximum.reduceat(y, self.indptr[:-1][nonempty])
-            out[nonempty] = np.where(top == 0, self.floor, top)
+            nonempty = np.flatnonzero(self.counts > 0)
+            top = np.maximum.reduceat(np.where(finite, y, -np.inf), self.indptr[nonempty])
+            ok = np.isfinite(top)
+            out[nonempty[ok]] = np.where(top[ok] == 0, self.floor, top[ok])
             return out
         key = y / (1.0 + y)
         key *= 0.5
-        key[~np.isfinite(y)] = 0.5
+        key[~finite] = 0.5  # after the row's finite values
         key += self.row_key
         if not bool(np.all(key[1:] >= key[:-1])):
             order = np.argsort(key, kind="stable")
-            y, self.x, self.cols = y[order], self.x[order], self.cols[order]
+            y, finite = y[order], finite[order]
+            self.x, self.cols = self.x[order], self.cols[order]
         a = own[rows]
         lower = np.minimum(np.bincount(rows, y < a, minlength=n), f_trim)
-        upper = counts - np.minimum(np.bincount(rows, y > a, minlength=n), f_trim)
+        upper = np.bincount(rows, finite, minlength=n) \
+            - np.minimum(np.bincount(rows, (y > a) & finite, minlength=n), f_trim)
         keep = (self.pos >= lower[rows]) & (self.pos < upper[rows])
         kept = np.bincount(rows, keep, minlength=n)
         total = np.bincount(rows, np.where(keep, y, 0.0), minlength=n)
