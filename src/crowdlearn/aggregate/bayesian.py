@@ -41,9 +41,15 @@ def _soft_majority(answers: Answers) -> np.ndarray:
 def _dirichlet_elog_kl(q: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
     """``E[log x]`` under ``Dirichlet(q)`` and ``KL(Dirichlet(q) || Dirichlet(p))`` (last axis)."""
     q0, p0 = q.sum(axis=-1), p.sum(axis=-1)
-    elog = digamma(q) - digamma(q0)[..., None]
-    kl = (gammaln(q0) - gammaln(q).sum(axis=-1) - gammaln(p0) + gammaln(p).sum(axis=-1)
-          + ((q - p) * elog).sum(axis=-1))
+    # a dimension with zero prior mass (a class nobody voted for, under the empirical prior) is
+    # excluded by the prior: E[log x] = -inf there and it adds nothing to the KL (the posterior
+    # may carry an underflow-sized mass there, ~1e-300, which must not turn the KL infinite)
+    empty = p == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        elog = digamma(q) - digamma(q0)[..., None]
+        elog = np.where(empty | (q == 0), -np.inf, elog)
+        terms = np.where(empty, 0.0, gammaln(p) - gammaln(q) + (q - p) * elog)
+    kl = gammaln(q0) - gammaln(p0) + terms.sum(axis=-1)
     return elog, float(np.sum(kl))
 
 
@@ -92,8 +98,23 @@ class _ConfusionPosterior:
               + float(((used - self.prior_used) * elog).sum()))
         return np.asarray(self.x @ elog), kl
 
+    def mean_confusions(self, used: np.ndarray, total: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+        """Posterior-mean confusion matrices (workers x K x K), rows mixed over groups.
+
+        Group ``g = k * M + m`` belongs to class ``k``; ``weights`` (K x M) mixes the M groups of
+        a class (all ones with M = 1). Costs O(W K^2 M + U K M) time and O(W K^2) memory: the
+        (workers x groups x classes) tensor is never built.
+        """
+        n_classes, n_sub = weights.shape
+        scale = (weights.reshape(1, -1) / total).reshape(self.n_workers, n_classes, n_sub)
+        out = np.einsum("wkm,kml->wkl", scale, self.prior.reshape(n_classes, n_sub, -1))
+        mixed = (used / total[self.worker]).reshape(len(self.cols), n_classes, n_sub)
+        out[self.worker, :, self.label] = (mixed * weights).sum(axis=2)
+        return out
+
     def full(self, used: np.ndarray) -> np.ndarray:
-        """All Dirichlet parameters, (workers x G x classes)."""
+        """All Dirichlet parameters, (workers x G x classes): O(W G K) memory."""
         out = np.tile(self.prior.T, (self.n_workers, 1))  # rows w*K + l, columns g
         out[self.cols] = used
         return out.reshape(self.n_workers, self.n_classes, -1).transpose(0, 2, 1)
@@ -240,9 +261,9 @@ class IBCC(Aggregator):
 
         res = run_em(_soft_majority(answers), m_step, e_step, max_iter=self.max_iter,
                      stop=_allclose_rule(self.tol))
-        mu = conf.full(res.params.used)
         self.probas_ = res.probas
-        self.confusions_ = mu / mu.sum(axis=-1, keepdims=True)
+        self.confusions_ = conf.mean_confusions(res.params.used, res.params.total,
+                                                np.ones((n_classes, 1)))
         self.priors_ = res.params.nu / res.params.nu.sum()
         self.n_iter_ = res.n_iter
         self.log_likelihood_ = res.log_likelihood
@@ -307,8 +328,8 @@ class EBCC(Aggregator):
     confusions_ : ndarray (workers x classes x classes)
         Posterior-mean confusion of each worker per true class, averaged over subtypes with the
         posterior-mean subtype proportions.
-    subtype_confusions_ : ndarray (workers x classes x subtypes x classes)
-        Posterior-mean confusion rows per (class, subtype).
+    subtype_weights_ : ndarray (classes x subtypes)
+        Posterior-mean subtype proportions of each class (see also :meth:`subtype_confusions`).
     priors_ : ndarray (classes,)
         Posterior-mean class proportions.
     log_likelihood_ : float
@@ -419,17 +440,27 @@ class EBCC(Aggregator):
         p = best.params
         self.subtype_probas_ = best.probas.reshape(n_tasks, n_classes, n_sub)
         self.probas_ = self.subtype_probas_.sum(axis=2)
-        mu = conf.full(p.used).reshape(n_workers, n_classes, n_sub, n_classes)
-        self.subtype_confusions_ = mu / mu.sum(axis=-1, keepdims=True)
         weights = p.eta / p.eta.sum(axis=-1, keepdims=True)
         self.subtype_weights_ = weights
-        self.confusions_ = np.einsum("km,wkml->wkl", weights, self.subtype_confusions_)
+        self.confusions_ = conf.mean_confusions(p.used, p.total, weights)
+        self._subtype_state = (conf, p.used, (n_workers, n_classes, n_sub))
         self.priors_ = p.nu / p.nu.sum()
         self.n_iter_ = best.n_iter
         self.log_likelihood_ = best.log_likelihood
         self.history_ = best.history
         self.converged_ = best.converged
         self.restart_elbos_ = np.asarray(elbos)
+
+    def subtype_confusions(self) -> np.ndarray:
+        """Posterior-mean confusion rows per (class, subtype): (workers x K x M x K).
+
+        Built on demand (O(workers x K^2 x M) memory); ``confusions_`` holds their mixture over
+        subtypes.
+        """
+        self._check_fitted()
+        conf, used, (n_workers, n_classes, n_sub) = self._subtype_state
+        mu = conf.full(used).reshape(n_workers, n_classes, n_sub, n_classes)
+        return mu / mu.sum(axis=-1, keepdims=True)
 
 
 # ---------------------------------------------------------------------- BWA
