@@ -7,7 +7,7 @@ registered under short names (``mv``, ``ds``, ``glad``, ...) used by the CLI and
 
 from __future__ import annotations
 
-from . import auto, bayesian, dawid_skene, glad, kos, mace, mmsr, voting  # noqa: F401  (registration)
+from .auto import AutoAggregator
 from .base import (
     Aggregator,
     argmax_random_ties,
@@ -17,10 +17,23 @@ from .base import (
     parse_strategy_spec,
     register,
 )
+from .bayesian import BWA, EBCC, IBCC
 from .dawid_skene import WDS, DawidSkene, DawidSkeneClust, OneCoinDawidSkene
+from .glad import GLAD
+from .kos import KOS
+from .mace import MACE
+from .mmsr import MMSR
 from .voting import MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
 
 __all__ = [
+    "AutoAggregator",
+    "BWA",
+    "EBCC",
+    "GLAD",
+    "IBCC",
+    "KOS",
+    "MACE",
+    "MMSR",
     "WDS",
     "DawidSkene",
     "DawidSkeneClust",
