@@ -263,6 +263,24 @@ def _as_answers(data: Any) -> tuple[Answers, bool]:
     )
 
 
+def row_ties(scores: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``scores`` (n x K): the tied-maximum mask, the number tied and the first tied.
+
+    Returns ``tied`` as a (K x n) boolean array (class-major), ``n_tied`` (n,) and ``first`` (n,).
+    Ties are values within ``rtol`` (relative) of the row maximum. Reductions run over a
+    class-major copy, vectorised over rows: numpy reduces a short trailing axis (K = 2..10)
+    several times slower.
+    """
+    cols = np.ascontiguousarray(np.asarray(scores, dtype=np.float64).T)
+    best = cols.max(axis=0)
+    tied = cols >= best - rtol * np.abs(best)
+    n_tied = tied.sum(axis=0)
+    first = np.zeros(cols.shape[1], dtype=np.int64)
+    for k in range(cols.shape[0] - 1, -1, -1):  # over classes, not rows
+        first[tied[k]] = k
+    return tied, n_tied, first
+
+
 def argmax_random_ties(probas: np.ndarray, seed: Any = 0, rtol: float = 1e-12) -> np.ndarray:
     """Row-wise argmax; rows whose maximum is shared pick uniformly among the tied columns.
 
@@ -271,12 +289,10 @@ def argmax_random_ties(probas: np.ndarray, seed: Any = 0, rtol: float = 1e-12) -
     probas = np.asarray(probas, dtype=np.float64)
     if probas.size == 0:
         return np.zeros(probas.shape[0], dtype=np.int64)
-    best = probas.max(axis=1, keepdims=True)
-    tied = probas >= best - rtol * np.abs(best)
-    labels = probas.argmax(axis=1)
-    multi = tied.sum(axis=1) > 1
+    tied, n_tied, labels = row_ties(probas, rtol)
+    multi = n_tied > 1
     if multi.any():
         rng = np.random.default_rng(seed)
         noise = rng.random((int(multi.sum()), probas.shape[1]))
-        labels[multi] = np.where(tied[multi], noise, -1.0).argmax(axis=1)
-    return labels.astype(np.int64)
+        labels[multi] = np.where(tied[:, multi].T, noise, -1.0).argmax(axis=1)
+    return labels

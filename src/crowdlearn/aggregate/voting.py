@@ -17,7 +17,7 @@ import numpy as np
 
 from ..answers import Answers
 from ..errors import DataError
-from .base import Aggregator, _as_answers, argmax_random_ties, register
+from .base import Aggregator, _as_answers, argmax_random_ties, register, row_ties
 
 __all__ = [
     "MajorityVote",
@@ -65,10 +65,8 @@ def vote_frequencies(answers: Answers, weights: np.ndarray | None = None) -> np.
 
 def tied_max_probas(scores: np.ndarray) -> np.ndarray:
     """Uniform distribution over the classes of maximal score in each row (rows sum to 1)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    best = scores.max(axis=1, keepdims=True)
-    tied = scores >= best - _TIE_RTOL * np.abs(best)
-    return tied / tied.sum(axis=1, keepdims=True)
+    tied, n_tied, _ = row_ties(scores, _TIE_RTOL)
+    return np.ascontiguousarray((tied / n_tied).T)
 
 
 def worker_agreement(
@@ -100,8 +98,7 @@ def hard_labels(probas: np.ndarray, tie_break: str = "random", random_state: Any
         probas = np.asarray(probas, dtype=np.float64)
         if probas.size == 0:
             return np.zeros(probas.shape[0], dtype=np.int64)
-        best = probas.max(axis=1, keepdims=True)
-        return (probas >= best - _TIE_RTOL * np.abs(best)).argmax(axis=1).astype(np.int64)
+        return row_ties(probas, _TIE_RTOL)[2]
     raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
 
 
