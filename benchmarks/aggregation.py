@@ -471,13 +471,19 @@ def bench_speed(args: argparse.Namespace, names: list[str], peers: PeerCache | N
     start = time.perf_counter()
     Answers.from_frame(frame)
     from_frame_s = time.perf_counter() - start
-    del frame
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    start = time.perf_counter()
+    Answers.from_frame(shuffled)
+    from_shuffled_s = time.perf_counter() - start
+    del frame, shuffled
     rows, rec = speed_rows(args, multi, crowd, peers)
-    out["crowd"] = {"description": how, "answers_from_frame_s": from_frame_s, "strategies": rec}
+    out["crowd"] = {"description": how, "answers_from_frame_s": from_frame_s,
+                    "answers_from_shuffled_frame_s": from_shuffled_s, "strategies": rec}
     print(table(rows, SPEED_HEADER, f"Speed: {crowd!r}"))
     print(f"({how}; ours fit on an Answers object; building it from the DataFrame takes "
-          f"{from_frame_s:.2f} s once. crowd-kit time limit {args.crowd_peer_timeout:.0f} s "
-          f"here; 'agree' = share of tasks where both give the same label.)\n")
+          f"{from_frame_s:.2f} s once ({from_shuffled_s:.2f} s with the rows shuffled). "
+          f"crowd-kit time limit {args.crowd_peer_timeout:.0f} s here; 'agree' = share of tasks "
+          f"where both give the same label.)\n")
     binary_peers = [p for p in PEER_BINARY if ours_for_peer(p) in binary or ours_for_peer(p)
                     is None]
     if binary or (peers is not None and binary_peers):
