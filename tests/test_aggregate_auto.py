@@ -148,7 +148,7 @@ def test_auto_is_deterministic_for_a_seed() -> None:
     for name in a.scores_:
         assert a.scores_[name]["per_split"] == b.scores_[name]["per_split"]
         assert a.scores_[name]["per_split"] != c.scores_[name]["per_split"]
-        assert len(a.scores_[name]["per_split"]) == a.n_splits
+        assert len(a.scores_[name]["per_split"]) == a.n_splits_
         assert a.scores_[name]["seconds"] > 0
 
 
@@ -252,3 +252,13 @@ def test_auto_still_chooses_when_every_candidate_collapses() -> None:
     assert auto.chosen_ == "merge"
     assert "every candidate collapsed" in auto.reason_
     assert not np.any(auto.labels_ == 2)
+
+
+def test_auto_uses_more_splits_on_small_data() -> None:
+    small = _asymmetric_crowd(n_tasks=300)  # 1,500 answers: 300 held out per split
+    assert AutoAggregator(candidates=["mv"]).fit(small).n_splits_ == 10
+    assert AutoAggregator(candidates=["mv"], min_hidden=1000).fit(small).n_splits_ == 4
+    assert AutoAggregator(candidates=["mv"], min_hidden=10).fit(small).n_splits_ == 3
+    fixed = AutoAggregator(candidates=["mv"], n_splits=2).fit(small)
+    assert fixed.n_splits_ == 2 and len(fixed.scores_["mv"]["per_split"]) == 2
+    assert "over 2 split(s)" in fixed.reason_

@@ -11,7 +11,8 @@ Procedure
    ``floor(holdout * n + u)`` of them (``u`` uniform in [0, 1), so the expected share is exactly
    ``holdout`` even for tasks with 2-4 answers), capped at ``n - 1``; which ones is drawn at random.
    Tasks with a single answer keep it. ``n_splits`` independent splits are drawn (repeated random
-   sub-sampling validation).
+   sub-sampling validation); by default as many as it takes to hold out ``min_hidden`` = 20,000
+   answers in all, between 3 and 10, since on a small data set one split's score is noisy.
 2. **Fit** every candidate on the remaining (training) answers. Its posterior ``probas[t]`` is the
    candidate's belief about task ``t``'s class given the training answers.
 3. **Score** each hidden answer ``(t, w, l)`` with the posterior predictive
@@ -47,9 +48,9 @@ The criterion is the predictive log-likelihood of cross-validation (Stone 1974),
 crowd answers standing in for the missing gold labels. Truth, when the
 :class:`~crowdlearn.answers.Answers` carry it, is removed before anything is fitted.
 
-Cost: ``n_splits + 1`` fits of every candidate. ``ebcc`` is not among the default candidates:
-its variational fit takes tens of seconds to minutes on 10^4-10^5 answers; pass it in
-``candidates`` to include it.
+Cost: ``n_splits + 1`` fits of every candidate (4 on large data sets, up to 11 on small
+ones). ``ebcc`` is not among the default candidates: its variational fit takes tens of seconds
+to minutes on 10^4-10^5 answers; pass it in ``candidates`` to include it.
 
 Limitations
 -----------
@@ -248,7 +249,11 @@ class AutoAggregator(Aggregator):
     holdout:
         Expected share of each (multi-answer) task's answers hidden in a split.
     n_splits:
-        Number of independent random splits; scores are averaged over them.
+        Number of independent random splits; scores are averaged over them. ``None``: enough
+        splits to hold out ``min_hidden`` answers in all (at least 3, at most 10), so that
+        small data sets, where one split's score is noisy, get more of them.
+    min_hidden:
+        Total number of held-out answers aimed at when ``n_splits`` is ``None``.
     smoothing:
         Pseudo-answers per confusion row in the plug-in confusion (see
         :func:`plugin_confusions`).
@@ -268,6 +273,8 @@ class AutoAggregator(Aggregator):
         Name of the chosen candidate.
     estimator_ : Aggregator
         The chosen strategy, refitted on all answers.
+    n_splits_ : int
+        Number of splits used.
     scores_ : dict
         Per candidate: ``loglik`` (mean held-out log-likelihood per answer), ``loglik_std``
         (its standard deviation over splits), ``per_split``, ``seconds`` (total fitting time
@@ -290,7 +297,8 @@ class AutoAggregator(Aggregator):
         self,
         candidates: Sequence[Candidate] | None = None,
         holdout: float = 0.2,
-        n_splits: int = 3,
+        n_splits: int | None = None,
+        min_hidden: int = 20_000,
         smoothing: float = 5.0,
         collapse_ratio: float = 0.1,
         confusion: Literal["plugin", "model"] = "plugin",
@@ -299,6 +307,7 @@ class AutoAggregator(Aggregator):
         self.candidates = candidates
         self.holdout = holdout
         self.n_splits = n_splits
+        self.min_hidden = min_hidden
         self.smoothing = smoothing
         self.collapse_ratio = collapse_ratio
         self.confusion = confusion
@@ -344,14 +353,21 @@ class AutoAggregator(Aggregator):
     # ------------------------------------------------------------------ fitting
     def _fit(self, answers: Answers) -> None:
         answers = answers.with_truth(None)  # truth is never looked at
-        if self.n_splits < 1:
-            raise ValueError(f"n_splits must be at least 1, got {self.n_splits}")
         candidates = self.candidate_list(answers.n_classes)
         labels = [_label(c) for c in candidates]
         if len(set(labels)) != len(labels):
             raise CrowdlearnError(f"auto: duplicate candidates in {labels}")
         rng = np.random.default_rng(self.random_state)
-        splits = [holdout_split(answers, self.holdout, rng) for _ in range(self.n_splits)]
+        splits = [holdout_split(answers, self.holdout, rng)]
+        n_splits = self.n_splits
+        if n_splits is None:
+            per_split = max(int(splits[0].sum()), 1)
+            n_splits = int(np.clip(np.ceil(self.min_hidden / per_split), 3, 10))
+        if n_splits < 1:
+            raise ValueError(f"n_splits must be at least 1, got {n_splits}")
+        splits += [holdout_split(answers, self.holdout, rng) for _ in range(n_splits - 1)]
+        splits = splits[:n_splits]
+        self.n_splits_ = n_splits
         n_hidden = [int(h.sum()) for h in splits]
         scores: dict[str, dict[str, Any]] = {
             lab: {"loglik": np.nan, "loglik_std": np.nan, "per_split": [], "seconds": 0.0,
@@ -426,7 +442,7 @@ class AutoAggregator(Aggregator):
         share = float(np.mean(n_hidden)) / max(answers.n_answers, 1)
         text = (
             f"chose {best!r}: it predicts held-out answers best, with a mean log-likelihood of "
-            f"{s['loglik']:.4f} per answer (sd {s['loglik_std']:.4f} over {self.n_splits} "
+            f"{s['loglik']:.4f} per answer (sd {s['loglik_std']:.4f} over {self.n_splits_} "
             f"split(s) hiding {share:.0%} of the answers)"
         )
         rest = sorted((lab for lab in eligible if lab != best),
