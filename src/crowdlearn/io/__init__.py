@@ -37,6 +37,7 @@ from ..errors import DataError
 from ._atomic import atomic_dir, atomic_write
 from .crowdlayer import read_crowdlayer, write_crowdlayer
 from .detect import FORMATS, detect_format, format_for_write
+from .features import read_features
 from .peerannot import read_peerannot, write_peerannot
 from .table import read_table, read_truth_inference, write_table, write_truth_inference
 from .truth import read_truth, sibling_truth, write_truth
@@ -51,6 +52,7 @@ __all__ = [
     "detect_format",
     "read",
     "read_crowdlayer",
+    "read_features",
     "read_peerannot",
     "read_table",
     "read_truth",

@@ -1,0 +1,372 @@
+"""``CrowdClassifier``: a scikit-learn-style estimator that learns a classifier from crowd answers.
+
+>>> from crowdlearn.deep import CrowdClassifier                     # doctest: +SKIP
+>>> clf = CrowdClassifier("mlp", strategy="geocrowdnet-w", n_epochs=200).fit(X, answers)
+>>> clf.predict(X_test), clf.confusions_.shape                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..answers import Answers
+from ..errors import CrowdlearnError, NotFittedError
+
+__all__ = ["CrowdClassifier", "split_tasks"]
+
+
+def split_tasks(n_tasks: int, val_fraction: float, seed: int | None) -> tuple[np.ndarray,
+                                                                               np.ndarray]:
+    """Seeded random (train, validation) split of task indices; both sorted."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise CrowdlearnError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = int(round(val_fraction * n_tasks))
+    if n_val and n_tasks - n_val < 1:
+        n_val = n_tasks - 1
+    perm = np.random.default_rng(seed).permutation(n_tasks)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+class CrowdClassifier:
+    """Train a neural classifier end to end from crowd answers (or on aggregated labels).
+
+    One estimator for every end-to-end strategy of :mod:`crowdlearn.deep.heads` — the crowd layer
+    (Rodrigues & Pereira, AAAI 2018), CoNAL (Chu, Ma & Wang, AAAI 2021), CCEM, GeoCrowdNet(F)
+    and GeoCrowdNet(W) (Ibrahim, Nguyen & Fu, ICLR 2023), TraceReg (Tanno et al., CVPR 2019) —
+    and for two-stage training on labels aggregated by any :mod:`crowdlearn.aggregate` strategy.
+
+    Parameters
+    ----------
+    backbone:
+        A name of :func:`crowdlearn.deep.backbones.make_backbone` (``"mlp"``, ``"lenet"``,
+        ``"resnet9"``, ``"resnet18"``, ``"resnet34"``, ``"torchvision.models.NAME"``) or an
+        ``nn.Module`` that maps items to class logits.
+    strategy:
+        End-to-end strategy name, optionally with bracket parameters
+        (``"crowdlayer[conn_type=VW]"``, ``"two-stage[aggregator=ds]"``).
+    backbone_params, strategy_params:
+        Extra constructor parameters of the backbone and of the strategy's head.
+    lam:
+        Regularisation weight of ``geocrowdnet-f``, ``geocrowdnet-w`` and ``tracereg`` (their
+        default when ``None``).
+    pretrained:
+        Load pretrained weights (torchvision backbones only).
+    n_epochs, batch_size, optimizer, lr, momentum, weight_decay, head_lr, head_weight_decay,
+    schedule, milestones, gamma, grad_clip, amp:
+        Optimisation, see :class:`crowdlearn.deep.train.TrainConfig`.
+    val_fraction:
+        Share of the tasks (and all their answers) held out for model selection.
+    selection:
+        ``"auto"`` (validation loss when there is a validation split, else the last epoch),
+        ``"val_loss"``, ``"val_accuracy"`` (uses the truth of the validation tasks: only when you
+        ask for it) or ``"last"``.
+    standardize:
+        Standardise feature vectors with the training items' mean and standard deviation
+        (``"auto"``: for 2-d float inputs).
+    transform:
+        Batched device transformation ``transform(x, train) -> x`` (augmentation); items are
+        cast to float32 otherwise.
+    device:
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"gpu"``/``"cuda"``.
+    seed:
+        Seeds the weights, the validation split and the batch order: CPU runs are repeatable.
+    verbose:
+        Show a progress bar with the loss and accuracies.
+
+    Attributes
+    ----------
+    model_ : CrowdModel
+        The trained backbone + head (weights of the selected epoch).
+    confusions_ : ndarray or None
+        (workers x classes x classes) estimated annotator confusions, rows = true class.
+    history_ : dict
+        Per-epoch ``train_loss``, ``val_loss``, ``val_accuracy``, ``test_accuracy`` and ``lr``.
+    best_epoch_ : int
+    probas_, labels_ :
+        The classifier's posterior and hard label for every training task (task order).
+    classes_, n_classes_, n_workers_, answers_, train_tasks_, val_tasks_, device_,
+    fit_seconds_.
+    """
+
+    def __init__(
+        self,
+        backbone: Any = "mlp",
+        strategy: str = "geocrowdnet-w",
+        *,
+        backbone_params: dict[str, Any] | None = None,
+        strategy_params: dict[str, Any] | None = None,
+        lam: float | None = None,
+        pretrained: bool = False,
+        n_epochs: int = 100,
+        batch_size: int = 128,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        head_lr: float | None = None,
+        head_weight_decay: float = 0.0,
+        schedule: str = "none",
+        milestones: tuple[int, ...] = (),
+        gamma: float = 0.1,
+        grad_clip: float | None = None,
+        amp: bool = True,
+        val_fraction: float = 0.1,
+        selection: str = "auto",
+        standardize: bool | str = "auto",
+        transform: Any = None,
+        device: Any = "auto",
+        seed: int | None = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.backbone = backbone
+        self.strategy = strategy
+        self.backbone_params = backbone_params
+        self.strategy_params = strategy_params
+        self.lam = lam
+        self.pretrained = pretrained
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.head_lr = head_lr
+        self.head_weight_decay = head_weight_decay
+        self.schedule = schedule
+        self.milestones = milestones
+        self.gamma = gamma
+        self.grad_clip = grad_clip
+        self.amp = amp
+        self.val_fraction = val_fraction
+        self.selection = selection
+        self.standardize = standardize
+        self.transform = transform
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ sklearn params
+    _PARAMS = ("backbone", "strategy", "backbone_params", "strategy_params", "lam",
+               "pretrained", "n_epochs", "batch_size", "optimizer", "lr", "momentum",
+               "weight_decay", "head_lr", "head_weight_decay", "schedule", "milestones", "gamma",
+               "grad_clip", "amp", "val_fraction", "selection", "standardize", "transform",
+               "device", "seed", "verbose")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params: Any) -> CrowdClassifier:
+        for k, v in params.items():
+            if k not in self._PARAMS:
+                raise ValueError(f"CrowdClassifier has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return f"CrowdClassifier(backbone={self.backbone!r}, strategy={self.strategy!r})"
+
+    # ------------------------------------------------------------------ helpers
+    def _train_config(self, selection: str):
+        from .train import TrainConfig
+
+        return TrainConfig(
+            n_epochs=self.n_epochs, batch_size=self.batch_size, optimizer=self.optimizer,
+            lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
+            head_lr=self.head_lr, head_weight_decay=self.head_weight_decay,
+            schedule=self.schedule, milestones=tuple(self.milestones or ()), gamma=self.gamma,
+            amp=self.amp, grad_clip=self.grad_clip, selection=selection, verbose=self.verbose)
+
+    def _head_spec(self) -> tuple[str, dict[str, Any]]:
+        from ..aggregate.base import parse_strategy_spec
+
+        name, params = parse_strategy_spec(self.strategy)
+        params.update(self.strategy_params or {})
+        if self.lam is not None:
+            params["lam"] = self.lam
+        return name, params
+
+    def _prepare_x(self, X: Any, task_ids: np.ndarray | None = None) -> np.ndarray:
+        """Items as an array in task order (aligning a DataFrame or Features by task id)."""
+        if hasattr(X, "align") and hasattr(X, "X"):  # crowdlearn.io.features.Features
+            X = X.align(task_ids).X if task_ids is not None else X.X
+        elif hasattr(X, "loc") and hasattr(X, "index") and task_ids is not None:
+            missing = ~np.isin(task_ids, X.index.to_numpy())
+            if missing.any():
+                raise CrowdlearnError(
+                    f"X has no row for {int(missing.sum())} task(s), e.g. "
+                    f"{', '.join(map(str, task_ids[missing][:3]))}")
+            X = X.loc[task_ids].to_numpy()
+        elif hasattr(X, "to_numpy"):
+            X = X.to_numpy()
+        try:
+            import torch
+
+            if isinstance(X, torch.Tensor):
+                return X
+        except ImportError:  # pragma: no cover
+            pass
+        return np.asarray(X)
+
+    def _standardize(self, x: Any) -> Any:
+        if getattr(self, "mean_", None) is None:
+            return x
+        return ((np.asarray(x, dtype=np.float32) - self.mean_) / self.scale_).astype(np.float32)
+
+    def _encode_y(self, y: Any, what: str = "y") -> np.ndarray:
+        from ..labels import encode_labels
+
+        y = np.asarray(y)
+        try:
+            codes, _ = encode_labels(y, classes=self.classes_, field=what)
+            return codes.astype(np.int64)
+        except CrowdlearnError:
+            if y.dtype.kind in "iu" and y.size and y.min() >= 0 and y.max() < self.n_classes_:
+                return y.astype(np.int64)
+            raise
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, answers: Any, *, X_test: Any = None, y_test: Any = None,
+            checkpoint_dir: Any = None) -> CrowdClassifier:
+        """Train on items ``X`` and their crowd ``answers``.
+
+        Parameters
+        ----------
+        X:
+            Items in the answers' task order (array or tensor, one row per task), a DataFrame
+            indexed by task id, or :class:`~crowdlearn.io.features.Features`.
+        answers:
+            :class:`~crowdlearn.answers.Answers`, a task/worker/label DataFrame, or a path any
+            :func:`crowdlearn.io.read` accepts.
+        X_test, y_test:
+            Optional test items and their true labels: test accuracy per epoch in ``history_``
+            (never used for model selection).
+        checkpoint_dir:
+            Folder for ``last.pth`` (every epoch) and ``best.pth``.
+        """
+        import torch
+
+        from .backbones import make_backbone
+        from .data import CrowdData, resolve_device
+        from .heads import make_head
+        from .train import CrowdModel, seed_everything, train
+
+        start = time.perf_counter()
+        if not isinstance(answers, Answers):
+            from ..io import read
+
+            answers = read(answers, duplicates="all") if hasattr(answers, "columns") \
+                else read(answers)
+        if answers.n_answers == 0:
+            raise CrowdlearnError("no answers to learn from")
+        self.answers_ = answers
+        self.classes_ = np.asarray(answers.classes)
+        self.n_classes_ = answers.n_classes
+        self.n_workers_ = answers.n_workers
+        self.worker_ids_ = np.asarray(answers.worker_ids)
+        x = self._prepare_x(X, np.asarray(answers.task_ids))
+        if x.shape[0] != answers.n_tasks:
+            raise CrowdlearnError(
+                f"X has {x.shape[0]} rows for {answers.n_tasks} tasks: give one item per task in "
+                "the answers' task order (or a DataFrame indexed by task id)")
+        std = self.standardize
+        if std == "auto":
+            std = isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype.kind == "f"
+        self.mean_ = self.scale_ = None
+        if std:
+            xf = np.asarray(x, dtype=np.float64)
+            if not np.isfinite(xf).all():
+                raise CrowdlearnError("X contains NaN or infinite values")
+            self.mean_ = xf.mean(axis=0).astype(np.float32)
+            sd = xf.std(axis=0)
+            self.scale_ = np.where(sd > 0, sd, 1.0).astype(np.float32)
+            x = self._standardize(x)
+
+        dev = resolve_device(self.device)
+        self.device_ = dev
+        self.train_tasks_, self.val_tasks_ = split_tasks(answers.n_tasks, self.val_fraction,
+                                                         self.seed)
+        selection = self.selection
+        if selection == "auto":
+            selection = "val_loss" if len(self.val_tasks_) else "last"
+
+        seed_everything(self.seed)
+        input_shape = tuple(x.shape[1:])
+        if isinstance(self.backbone, str):
+            backbone = make_backbone(self.backbone, input_shape, self.n_classes_,
+                                     pretrained=self.pretrained, **(self.backbone_params or {}))
+        elif isinstance(self.backbone, torch.nn.Module):
+            import copy
+
+            backbone = copy.deepcopy(self.backbone)
+        else:
+            raise CrowdlearnError(
+                f"backbone must be a name or a torch.nn.Module, got {type(self.backbone)}")
+        name, params = self._head_spec()
+        if name.lower().replace("_", "-") in ("two-stage", "twostage", "aggregated"):
+            params.setdefault("seed", self.seed)
+        head = make_head(name, n_classes=self.n_classes_, n_workers=self.n_workers_,
+                         input_shape=input_shape,
+                         embedding_dim=int(getattr(backbone, "embedding_dim", 0)), **params)
+        model = CrowdModel(backbone, head).to(dev)
+        data = CrowdData(x, answers, dev, transform=self.transform)
+
+        test = None
+        if X_test is not None:
+            if y_test is None:
+                raise CrowdlearnError("X_test given without y_test")
+            xt = self._standardize(self._prepare_x(X_test))
+            test = (xt, self._encode_y(y_test, "y_test"))
+        truth = answers.truth if answers.truth is not None else None
+        result = train(model, data, answers, self.train_tasks_, self.val_tasks_,
+                       self._train_config(selection), truth=truth, test=test, seed=self.seed,
+                       checkpoint_dir=checkpoint_dir)
+        self.model_ = model
+        self.backbone_ = model.backbone
+        self.head_ = model.head
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.best_score_ = result.best_score
+        self.selection_ = selection
+        self.train_result_ = result
+        conf = model.head.confusions()
+        self.confusions_ = None if conf is None else conf.detach().float().cpu().numpy()
+        self.probas_ = self._predict_proba_prepared(data.x)
+        self.labels_ = self.probas_.argmax(axis=1)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this CrowdClassifier is not fitted yet; call fit first")
+
+    def _predict_proba_prepared(self, x: Any) -> np.ndarray:
+        import torch
+
+        from .train import predict_logits
+
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.ascontiguousarray(x))
+        logits = predict_logits(self.model_.backbone, x, transform=self.transform,
+                                device=self.device_)
+        return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of items ``X`` (items x classes)."""
+        self._check_fitted()
+        return self._predict_proba_prepared(self._standardize(self._prepare_x(X)))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class of each item, in the answers' label space (``classes_``)."""
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy of :meth:`predict` against the true labels ``y``."""
+        codes = self._encode_y(y)
+        pred = self.predict_proba(X).argmax(axis=1)
+        return float(np.mean(pred == codes)) if len(codes) else math.nan

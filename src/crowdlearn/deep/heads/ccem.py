@@ -1,0 +1,130 @@
+"""Coupled cross-entropy minimisation (CCEM) and its regularised variants.
+
+Annotator ``m``'s confusion ``A_m`` (rows = true class, columns = answer) is the row-wise softmax of
+free logits initialised close to the identity, and the probability of an answer ``l`` given the
+item is ``p(l | x, m) = sum_k f_k(x) A_m[k, l]`` with ``f`` the classifier's softmax. The loss is
+the negative log-likelihood of the observed (item, annotator, answer) triples only.
+
+References
+----------
+- CCEM, GeoCrowdNet(F), GeoCrowdNet(W): S. Ibrahim, T. Nguyen and X. Fu, "Deep learning from
+  crowdsourced labels: coupled cross-entropy minimization, identifiability, and regularization",
+  ICLR 2023.
+- TraceReg: R. Tanno, A. Saeedi, S. Sankaranarayanan, D. Alexander and N. Silberman, "Learning
+  from noisy labels by regularized estimation of annotator confusion", CVPR 2019.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data import Batch
+from .base import CrowdHead, register_head, safe_logdet
+
+__all__ = ["CCEM", "GeoCrowdNetF", "GeoCrowdNetW", "TraceReg"]
+
+
+@register_head("ccem")
+class CCEM(CrowdHead):
+    """Coupled cross-entropy minimisation (Ibrahim, Nguyen & Fu, ICLR 2023).
+
+    Parameters
+    ----------
+    init_scale:
+        The confusion logits start at ``init_scale * I`` (the official code's ``6 I - 5``, which
+        has the same softmax): each annotator starts as 97% correct with 10 classes.
+    lam:
+        Weight of the strategy's regulariser (unused by plain CCEM).
+
+    Attributes (through :meth:`confusions`): the (M, K, K) row-stochastic confusion matrices.
+    """
+
+    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
+                 lam: float = 0.0) -> None:
+        super().__init__(n_classes, n_workers)
+        self.init_scale = float(init_scale)
+        self.lam = float(lam)
+        eye = torch.eye(self.n_classes).expand(self.n_workers, -1, -1)
+        self.confusion_logits = nn.Parameter(self.init_scale * eye.clone())
+
+    def log_confusions(self, workers: Tensor | None = None) -> Tensor:
+        logits = self.confusion_logits if workers is None else self.confusion_logits[workers]
+        return F.log_softmax(logits.float(), dim=-1)
+
+    def confusions(self) -> Tensor:
+        return self.log_confusions().exp()
+
+    def answer_log_probs(self, logits: Tensor, batch: Batch) -> Tensor:
+        log_f = F.log_softmax(logits, dim=-1)[batch.rows]            # (A, K) true class
+        log_a = self.log_confusions(batch.workers)                   # (A, K true, K answer)
+        return torch.logsumexp(log_f.unsqueeze(2) + log_a, dim=1)    # (A, K answer)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, init_scale={self.init_scale}, lam={self.lam}"
+
+
+@register_head("geocrowdnet-f", "geocrowdnet_f", "geocrowdnetf")
+class GeoCrowdNetF(CCEM):
+    """GeoCrowdNet(F): CCEM - lam * logdet(F^T F), F the batch's classifier probabilities.
+
+    Ibrahim, Nguyen & Fu, ICLR 2023. The volume term pushes the classifier's outputs to span the
+    whole simplex, which makes the factorisation identifiable when some items are near-pure. The
+    Gram matrix is divided by the batch size (a constant shift of the log-determinant) and
+    regularised as described in :func:`~crowdlearn.deep.heads.base.safe_logdet`.
+    """
+
+    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
+                 lam: float = 0.01) -> None:
+        super().__init__(n_classes, n_workers, init_scale=init_scale, lam=lam)
+
+    def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
+        if self.lam == 0.0:
+            return 0.0
+        f = F.softmax(logits, dim=-1)
+        return -self.lam * safe_logdet(f.T @ f / f.shape[0])
+
+
+@register_head("geocrowdnet-w", "geocrowdnet_w", "geocrowdnetw")
+class GeoCrowdNetW(CCEM):
+    """GeoCrowdNet(W): CCEM + lam * logdet(W^T W), W the annotators' confusions stacked.
+
+    Ibrahim, Nguyen & Fu, ICLR 2023. ``W`` is the (M K x K) matrix whose blocks are the
+    column-stochastic ``A_m`` of the paper (our row-stochastic matrices transposed), so
+    ``W^T W = sum_m C_m C_m^T``. This is the paper's *minimum-volume* criterion on ``W``
+    (identifiable when the classifier's outputs are sufficiently scattered, e.g. some items are
+    near-pure for every class): the sign is ``+``, as in the paper and in its official code
+    (``regularization_loss_logdetw``: ``log det(W^T W + 1e-8 I)``), the mirror image of
+    GeoCrowdNet(F), which *maximises* the volume of ``F``. The log-determinant is regularised
+    as described in :func:`~crowdlearn.deep.heads.base.safe_logdet`.
+    """
+
+    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
+                 lam: float = 0.01) -> None:
+        super().__init__(n_classes, n_workers, init_scale=init_scale, lam=lam)
+
+    def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
+        if self.lam == 0.0:
+            return 0.0
+        c = self.confusions()                       # (M, K true, K answer)
+        gram = torch.einsum("mkl,mjl->kj", c, c)    # sum_m C_m C_m^T
+        return self.lam * safe_logdet(gram)
+
+
+@register_head("tracereg", "trace-reg", "trace_reg")
+class TraceReg(CCEM):
+    """TraceReg (Tanno et al., CVPR 2019): CCEM + lam * sum_m trace(A_m).
+
+    Minimising the traces drives each estimated annotator to be as noisy as the data allow, which
+    leaves the classifier as the cleanest explanation of the answers.
+    """
+
+    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
+                 lam: float = 0.01) -> None:
+        super().__init__(n_classes, n_workers, init_scale=init_scale, lam=lam)
+
+    def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
+        if self.lam == 0.0:
+            return 0.0
+        return self.lam * self.confusions().diagonal(dim1=1, dim2=2).sum()

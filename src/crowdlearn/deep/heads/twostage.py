@@ -1,0 +1,89 @@
+"""Two-stage training: aggregate the answers, then train the classifier on the aggregated labels.
+
+The first stage is any label-aggregation strategy of :mod:`crowdlearn.aggregate` (MV, DS, GLAD,
+...); the second trains the classifier with the cross-entropy against its posteriors (``soft``)
+or its hard labels. This is peerannot's ``train`` command as a crowd head, so that it shares the
+training loop, model selection and outputs of the end-to-end strategies.
+
+Reference: the "aggregate then learn" baseline of Rodrigues & Pereira (AAAI 2018) and of
+Lefort et al., "Identify ambiguous tasks combining crowdsourced labels by weighting Areas Under
+the Margin" (peerannot, 2023).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ...answers import Answers
+from ..data import Batch
+from .base import CrowdHead, register_head
+
+__all__ = ["TwoStage"]
+
+
+@register_head("two-stage", "twostage", "two_stage", "aggregated")
+class TwoStage(CrowdHead):
+    """Train on labels aggregated by a label-only strategy (two-stage baseline).
+
+    Parameters
+    ----------
+    aggregator:
+        Name of an aggregation strategy (``crowdlearn aggregate --help`` lists them), with
+        optional bracket parameters, e.g. ``"ds[max_iter=50]"``.
+    soft:
+        Train on the aggregator's posteriors (``True``) or on one-hot hard labels.
+    aggregator_params:
+        Extra constructor parameters of the aggregator.
+    seed:
+        Seed of the aggregator (tie breaking, random initialisations).
+
+    After :meth:`setup`: ``aggregator_`` (the fitted strategy) and the ``targets`` buffer
+    (tasks x classes).
+    """
+
+    uses_answers = False
+
+    def __init__(self, n_classes: int, n_workers: int, aggregator: str = "mv",
+                 soft: bool = True, aggregator_params: dict[str, Any] | None = None,
+                 seed: int | None = 0) -> None:
+        super().__init__(n_classes, n_workers)
+        self.aggregator = aggregator
+        self.soft = bool(soft)
+        self.aggregator_params = dict(aggregator_params or {})
+        self.seed = seed
+        self.aggregator_: Any = None
+        self.register_buffer("targets", torch.zeros(0, self.n_classes))
+
+    def setup(self, answers: Answers, train_tasks: np.ndarray) -> None:
+        from ...aggregate import make_strategy
+
+        agg = make_strategy(self.aggregator, **self.aggregator_params)
+        if (self.seed is not None and "random_state" in agg.get_params()
+                and "random_state" not in self.aggregator_params
+                and "random_state" not in self.aggregator):
+            agg.set_params(random_state=self.seed)
+        agg.fit(answers.with_truth(None))  # the first stage never sees the truth
+        self.aggregator_ = agg
+        if self.soft:
+            targets = np.asarray(agg.probas_, dtype=np.float32)
+        else:
+            targets = np.eye(self.n_classes, dtype=np.float32)[np.asarray(agg.labels_)]
+        self.targets = torch.as_tensor(targets, device=self.targets.device)
+
+    def nll(self, logits: Tensor, batch: Batch) -> Tensor:
+        target = self.targets[batch.tasks]
+        return -(target * F.log_softmax(logits.float(), dim=-1)).sum(dim=1).mean()
+
+    def confusions(self) -> Tensor | None:
+        conf = getattr(self.aggregator_, "confusions_", None)
+        if conf is None:
+            return None
+        return torch.as_tensor(np.asarray(conf), dtype=torch.float32)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, aggregator={self.aggregator!r}, soft={self.soft}"
