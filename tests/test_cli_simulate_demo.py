@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from crowdlearn.cli import main
@@ -121,3 +122,61 @@ def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert 0.6 < accuracy_of("majority vote") < 0.95
     # Dawid-Skene reads the adversarial workers backwards and discounts spammers
     assert accuracy_of("Dawid-Skene") > accuracy_of("majority vote") + 0.1
+
+    # [3] deep learning from crowds: the same table with the classifiers' accuracy
+    deep = text[text.index("[3] Deep learning from crowds"):]
+    rows = {}
+    for line in deep.splitlines()[3:7]:
+        method, kind, acc, seconds = line.rsplit(None, 3)
+        rows[method.strip()] = (kind, float(acc), float(seconds))
+    assert set(rows) == {"majority vote", "Dawid-Skene", "crowd layer", "GeoCrowdNet (W)"}
+    assert rows["majority vote"][:2] == ("labels", accuracy_of("majority vote"))
+    assert rows["crowd layer"][0] == rows["GeoCrowdNet (W)"][0] == "classifier"
+    for method in ("crowd layer", "GeoCrowdNet (W)"):
+        # the features separate the classes: the classifier beats the aggregated labels
+        assert rows[method][1] > accuracy_of("Dawid-Skene")
+        assert rows[method][2] > 0
+    assert "trained on the answers only" in deep
+
+
+def test_demo_deep_step_restores_torch_threads() -> None:
+    import torch
+
+    from crowdlearn.cli.demo import step_deep, step_simulate
+
+    before = torch.get_num_threads()
+    state = {"seed": 2}
+    step_simulate(state)
+    res = step_deep(state)
+    assert torch.get_num_threads() == before
+    assert [r[0] for r in res.rows] == ["crowd layer", "GeoCrowdNet (W)"]  # no step 2 ran
+    assert all(0.9 < r[2] <= 1.0 for r in res.rows)
+
+
+def test_simulate_features(tmp_path: Path) -> None:
+    from crowdlearn.simulate import gaussian_features
+
+    out = tmp_path / "sim"
+    assert main(["simulate", "-o", str(out), "--n-tasks", "200", "--n-classes", "3",
+                 "--n-workers", "4", "--features", "5", "--separation", "2.5", "--seed", "4",
+                 "--format", "csv", "--quiet"]) == 0
+    frame = pd.read_csv(out / "features.csv")
+    assert list(frame.columns) == ["task", "f0", "f1", "f2", "f3", "f4"]
+    truth = read(out / "answers.csv").truth
+    expected = gaussian_features(truth, 3, 5, separation=2.5, seed=4)
+    np.testing.assert_array_equal(frame.iloc[:, 1:].to_numpy(np.float32), expected)
+    assert frame["task"].tolist() == list(range(200))
+    meta = json.loads((out / "simulation.json").read_text())
+    assert meta["features"] == {"file": "features.csv", "dim": 5, "separation": 2.5,
+                                "model": "gaussian", "seed": 4}
+
+
+def test_simulate_bad_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for extra, message in ((["--features", "0"], "--features must be at least 1"),
+                           (["--features", "3", "--separation", "-1"], "separation")):
+        out = tmp_path / "bad"
+        assert main(["simulate", "-o", str(out), "--n-tasks", "10", "--seed", "0",
+                     *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from . import add_command
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..simulate import SimulatedCrowd
 
 EXAMPLE = """\
@@ -23,7 +25,9 @@ crowdlearn simulate -o sim/ --workers "perfect:2,symmetric:10:accuracy=0.7,adver
     --answers-per-task 5 --seed 1
 crowdlearn simulate -o sim/ --model separable-uniform --gamma 0.01 --n-workers 5 --p 0.3
 crowdlearn simulate -o sim/ --n-tasks 200000 --n-classes 5 --n-workers 2000 \\
-    --activity power-law --exponent 1.2 --format csv"""
+    --activity power-law --exponent 1.2 --format csv
+crowdlearn simulate -o sim/ --n-classes 4 --n-workers 10 --features 16 --seed 0 && \\
+    crowdlearn fit sim --features sim/features.csv --true-confusions sim/confusions.npy -o fit/"""
 
 #: shown in --help only (the authoritative list is crowdlearn.simulate.MODELS, checked in run)
 _MODEL_NAMES = ("perfect, spammer, hammer-spammer, symmetric, one-coin, diagonal, adversarial, "
@@ -40,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "mix them with --workers), workers assigned to tasks (fixed answers per task, or each "
         "worker answers each task with probability --p; uniform or power-law activity). "
         "Writes the answers, the truth, the true confusion matrices (confusions.npy) and every "
-        "parameter (simulation.json) to the output folder.",
+        "parameter (simulation.json) to the output folder; with --features, also Gaussian "
+        "class-conditional items (features.csv) to train a classifier on with crowdlearn fit.",
     )
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--n-tasks", type=int, default=1000, help="number of tasks")
@@ -73,6 +78,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="class priors, comma-separated, summing to 1 (default uniform)")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed (default: a fresh one, recorded in simulation.json)")
+    p.add_argument("--features", type=int, default=None, metavar="DIM",
+                   help="also write features.csv (task, f0..f{DIM-1}): one Gaussian feature "
+                   "vector per task around its true class's mean, for crowdlearn fit")
+    p.add_argument("--separation", type=float, default=3.0,
+                   help="with --features: distance of the class means from the origin, in noise "
+                   "standard deviations (larger is easier)")
     p.add_argument("--format", choices=FORMATS, default="peerannot", help="answers format")
     p.add_argument("--name", default="simulated", help="data set name")
     p.add_argument("--force", action="store_true",
@@ -128,7 +139,8 @@ def crowd_from_args(args: argparse.Namespace) -> SimulatedCrowd:
 
 
 def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
-                force: bool = False, extra: dict[str, Any] | None = None) -> list[str]:
+                force: bool = False, extra: dict[str, Any] | None = None,
+                features: np.ndarray | None = None) -> list[str]:
     """Write ``crowd`` into the folder ``out`` atomically; return the names of the files.
 
     Files: the answers and their truth, written by :func:`crowdlearn.io.write` in format
@@ -137,6 +149,14 @@ def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
     class) and ``simulation.json`` (every parameter, the worker models and, for non-uniform
     activity, the activity weights). Reading the folder (peerannot) or ``answers.csv`` back
     with :func:`crowdlearn.io.read` gives the answers with their truth.
+
+    Row ``m`` of ``confusions.npy`` is the worker with id ``m``: ids are ``0..M-1``, but a
+    worker who answered nothing (possible with ``--p``) is absent from the answers, so the
+    answers read back may list fewer workers than the file has matrices (``crowdlearn fit
+    --true-confusions`` matches them by id).
+
+    ``features`` (tasks x DIM, task order), when given, is written as ``features.csv`` with
+    columns ``task, f0 .. f{DIM-1}``, every task included.
     """
     import json
 
@@ -160,6 +180,8 @@ def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
         if not any("truth" in f.name for f in tmp.iterdir()):  # the writers add it themselves
             write_truth(answers, tmp / "truth.csv")
         np.save(tmp / "confusions.npy", crowd.confusions)
+        if features is not None:
+            write_features(features, crowd.answers.task_ids, tmp / "features.csv")
         meta = dict(crowd.params)
         meta["format"] = fmt
         meta["worker_models"] = [str(x) for x in crowd.worker_models]
@@ -169,6 +191,17 @@ def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
         (tmp / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
         files = sorted(p.name for p in tmp.iterdir())
     return files
+
+
+def write_features(X: np.ndarray, task_ids: np.ndarray, path: Path) -> None:
+    """Write ``task, f0 .. f{d-1}`` rows, 9 significant digits (float32 round trip)."""
+    import numpy as np
+    import pandas as pd
+
+    X = np.asarray(X)
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    frame.insert(0, "task", np.asarray(task_ids))
+    frame.to_csv(path, index=False, float_format="%.9g", lineterminator="\n")
 
 
 def summary_text(crowd: SimulatedCrowd) -> str:
@@ -206,12 +239,26 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seed is None:
         args.seed = secrets.randbits(32)
+    if args.features is not None and args.features < 1:
+        from ..simulate import SimulationError
+
+        raise SimulationError(f"--features must be at least 1, got {args.features}")
     crowd = crowd_from_args(args)
     out = Path(args.out)
     from .. import __version__
 
-    files = write_crowd(crowd, out, fmt=args.format, force=args.force,
-                        extra={"crowdlearn_version": __version__})
+    extra: dict[str, Any] = {"crowdlearn_version": __version__}
+    features = None
+    if args.features is not None:
+        from ..simulate import gaussian_features
+
+        features = gaussian_features(crowd.true_labels, crowd.answers.n_classes, args.features,
+                                     separation=args.separation, seed=args.seed)
+        extra["features"] = {"file": "features.csv", "dim": args.features,
+                             "separation": args.separation, "model": "gaussian",
+                             "seed": args.seed}
+    files = write_crowd(crowd, out, fmt=args.format, force=args.force, extra=extra,
+                        features=features)
     if not args.quiet:
         print(summary_text(crowd))
         print(f"Wrote {', '.join(files)} to {out}.")

@@ -36,16 +36,20 @@ class CCEM(CrowdHead):
         The confusion logits start at ``init_scale * I`` (the official code's ``6 I - 5``, which
         has the same softmax): each annotator starts as 97% correct with 10 classes.
     lam:
-        Weight of the strategy's regulariser (unused by plain CCEM).
+        Weight of the strategy's regulariser (unused by plain CCEM); ``None``: the strategy's
+        ``default_lam`` (0.01 for GeoCrowdNet(F), GeoCrowdNet(W) and TraceReg, as in the
+        official GeoCrowdNet code for Music).
 
     Attributes (through :meth:`confusions`): the (M, K, K) row-stochastic confusion matrices.
     """
 
+    default_lam: float = 0.0
+
     def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
-                 lam: float = 0.0) -> None:
+                 lam: float | None = None) -> None:
         super().__init__(n_classes, n_workers)
         self.init_scale = float(init_scale)
-        self.lam = float(lam)
+        self.lam = float(self.default_lam if lam is None else lam)
         eye = torch.eye(self.n_classes).expand(self.n_workers, -1, -1)
         self.confusion_logits = nn.Parameter(self.init_scale * eye.clone())
 
@@ -75,9 +79,7 @@ class GeoCrowdNetF(CCEM):
     regularised as described in :func:`~crowdlearn.deep.heads.base.safe_logdet`.
     """
 
-    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
-                 lam: float = 0.01) -> None:
-        super().__init__(n_classes, n_workers, init_scale=init_scale, lam=lam)
+    default_lam = 0.01
 
     def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
         if self.lam == 0.0:
@@ -100,9 +102,7 @@ class GeoCrowdNetW(CCEM):
     as described in :func:`~crowdlearn.deep.heads.base.safe_logdet`.
     """
 
-    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
-                 lam: float = 0.01) -> None:
-        super().__init__(n_classes, n_workers, init_scale=init_scale, lam=lam)
+    default_lam = 0.01
 
     def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
         if self.lam == 0.0:
@@ -120,9 +120,7 @@ class TraceReg(CCEM):
     leaves the classifier as the cleanest explanation of the answers.
     """
 
-    def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
-                 lam: float = 0.01) -> None:
-        super().__init__(n_classes, n_workers, init_scale=init_scale, lam=lam)
+    default_lam = 0.01
 
     def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
         if self.lam == 0.0:

@@ -1,0 +1,449 @@
+"""``crowdlearn fit``: train a classifier from crowd answers (deep learning from crowds).
+
+Argument parsing only: the training is :class:`crowdlearn.deep.CrowdClassifier`, the output
+folder :func:`crowdlearn.deep.results.write_fit_results`. torch is imported inside :func:`run`,
+after the cheap checks of the input (answers, features, options), so that mistakes are reported
+at once and ``crowdlearn --help`` stays light.
+
+Options accept the spellings of the CCEM/GeoCrowdNet reference command line as hidden aliases
+(``--n_epoch``, ``--batch_size``, ``--lambda_reg``, ``--K``, ``--M``, ``--accelerator``,
+``--classifier_NN``, ``--use_pretrained``, ``--regularization_type F|W``,
+``--plot_confusion_matrices``, ``--experiment_name``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from . import add_command
+from ._common import add_input_arguments, load_answers, parse_params
+
+EXAMPLE = """\
+crowdlearn fit answers.csv --features items.csv -s geocrowdnet-w -o out/
+crowdlearn fit music_genre_mturk.csv --task-col id --worker-col annotator --label-col class \\
+    --features music_genre_gold.csv --test music_genre_test.csv -s geocrowdnet-f \\
+    --lambda 0.01 --n-epochs 200 -o out/music
+crowdlearn simulate -o sim/ --n-classes 4 --n-workers 10 --features 16 --seed 0
+crowdlearn fit sim/ --features sim/features.csv --true-confusions sim/confusions.npy \\
+    -s "crowdlayer[conn_type=MW]" --plot-confusion-matrices -o out/sim"""
+
+STRATEGIES = "two-stage, crowdlayer, conal, ccem, geocrowdnet-f, geocrowdnet-w, tracereg"
+DEFAULT_STRATEGY = "geocrowdnet-w"
+SELECTIONS = ("auto", "val_loss", "val_accuracy", "last")
+
+
+def _alias(group: Any, dest: str, *names: str, **kwargs: Any) -> None:
+    """Hidden extra spellings of an option (same ``dest``, not shown in ``--help``)."""
+    group.add_argument(*names, dest=dest, help=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                       **kwargs)
+
+
+def _selection(text: str) -> str:
+    value = text.strip().lower().replace("-", "_")
+    if value not in SELECTIONS:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(SELECTIONS)})")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``fit`` sub-command."""
+    p = add_command(
+        sub, "fit", "train a classifier from crowd answers (deep learning from crowds)", EXAMPLE,
+        description="Train a neural classifier end to end from crowd answers and item features "
+        "(crowdlearn.deep.CrowdClassifier). Strategies: " + STRATEGIES + " (default "
+        + DEFAULT_STRATEGY + "), optionally with parameters: name[key=value,...]. Writes "
+        "results.json (per-epoch losses and accuracies, best epoch, test accuracy, confusion "
+        "error), best.pth (the selected model, reloadable with crowdlearn.deep.results."
+        "load_model), confusions.npy + workers.csv (estimated confusions, rows = true class, "
+        "in the order of workers.csv), predictions.csv, test_predictions.csv and, on request, "
+        "confusions.png and history.png, all at once into the output folder.",
+    )
+    add_input_arguments(p)
+    p.add_argument("-o", "--out", required=True, metavar="DIR",
+                   help="output folder (must be new or empty unless --force)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder if it exists and is not empty")
+
+    g = p.add_argument_group("items")
+    g.add_argument("--features", required=True, metavar="FILE",
+                   help="one feature vector per task: a table (.csv, .tsv, .parquet) with a "
+                   "task id column, or a .npy / .npz array in the answers' task order; label "
+                   "columns (class, label, truth) and the answers' columns are never features")
+    g.add_argument("--features-id-col", default="auto", metavar="COL",
+                   help="task id column of --features and --test (auto: task, id or item)")
+    g.add_argument("--features-columns", nargs="+", default=None, metavar="COL",
+                   help="feature columns (space- or comma-separated; default: every numeric "
+                   "column but the id and label columns)")
+    g.add_argument("--test", default=None, metavar="FILE",
+                   help="test items with their true labels (a features table with a label "
+                   "column, e.g. music_genre_test.csv): test accuracy per epoch, never used "
+                   "for model selection")
+    g.add_argument("--test-label-col", default=None, metavar="COL",
+                   help="true-label column of --test (default: class, label or truth)")
+    g.add_argument("--truth-col", default=None, metavar="COL",
+                   help="true-label column of --truth (default: truth; a table without it, "
+                   "such as a features file, may use class or label): --truth can then be "
+                   "e.g. music_genre_gold.csv, whose ids are matched with --task-col")
+    g.add_argument("--true-confusions", default=None, metavar="FILE",
+                   help="known confusion matrices (workers x K x K .npy, rows = true class, "
+                   "e.g. crowdlearn simulate's confusions.npy, matched to worker ids 0..M-1; "
+                   "or an .npz with confusions and worker_ids): confusion_error in "
+                   "results.json")
+
+    g = p.add_argument_group("model")
+    g.add_argument("-s", "--strategy", default=None,
+                   help=f"end-to-end strategy, optionally name[key=value,...] "
+                   f"({STRATEGIES}; default {DEFAULT_STRATEGY})")
+    _alias(g, "regularization_type", "--regularization-type", "--regularization_type",
+           choices=("F", "W", "f", "w"))
+    g.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="strategy parameter (repeatable), e.g. --param init_scale=4")
+    g.add_argument("--lambda", "--lambda-reg", "--lam", dest="lam", type=float, default=None,
+                   help="regularisation weight of geocrowdnet-f/-w and tracereg (default: the "
+                   "strategy's)")
+    _alias(g, "lam", "--lambda_reg", type=float)
+    g.add_argument("--conn-type", default=None, metavar="TYPE",
+                   help="crowd layer connection: MW, VW, VB, VW+B or SW")
+    _alias(g, "conn_type", "--conn_type")
+    g.add_argument("--aggregator", default=None, metavar="STRATEGY",
+                   help="two-stage: the aggregation strategy whose labels are learnt (e.g. ds)")
+    g.add_argument("--backbone", default="mlp",
+                   help="classifier: mlp, lenet, resnet9, resnet18, resnet34 or "
+                   "torchvision.models.NAME")
+    _alias(g, "backbone", "--classifier-NN", "--classifier_NN")
+    g.add_argument("--hidden", nargs="*", type=int, default=None, metavar="WIDTH",
+                   help="mlp: hidden layer widths (default 128; none: logistic regression)")
+    g.add_argument("--dropout", type=float, default=None, help="mlp: dropout (default 0.5)")
+    g.add_argument("--batch-norm", action="store_const", const=True, default=None,
+                   help="mlp: batch normalisation after each hidden layer")
+    g.add_argument("--backbone-param", action="append", metavar="KEY=VALUE",
+                   help="backbone parameter (repeatable), e.g. --backbone-param activation=gelu")
+    g.add_argument("--pretrained", action="store_true",
+                   help="pretrained weights (torchvision backbones)")
+    _alias(g, "pretrained", "--use-pretrained", "--use_pretrained", action="store_true")
+    g.add_argument("--K", type=int, default=None,
+                   help="expected number of classes (checked against the data)")
+    g.add_argument("--M", type=int, default=None,
+                   help="expected number of workers (checked against the data)")
+
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--n-epochs", type=int, default=100, metavar="N",
+                   help="training epochs (also --n-epoch, --n_epoch)")
+    _alias(g, "n_epochs", "--n-epoch", "--n_epoch", "--n_epochs", type=int)
+    g.add_argument("--batch-size", type=int, default=128, metavar="B", help="tasks per batch")
+    _alias(g, "batch_size", "--batch_size", type=int)
+    g.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    _alias(g, "lr", "--learning-rate", "--learning_rate", type=float)
+    g.add_argument("--optimizer", type=str.lower, choices=("sgd", "adam", "adamw"),
+                   default="adam", help="optimizer")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="backbone weight decay")
+    _alias(g, "weight_decay", "--weight_decay", type=float)
+    g.add_argument("--schedule", type=str.lower,
+                   choices=("none", "multistep", "cosine", "onecycle"), default="none",
+                   help="learning-rate schedule (also --scheduler)")
+    _alias(g, "schedule", "--scheduler", type=str.lower,
+           choices=("none", "multistep", "cosine", "onecycle"))
+    g.add_argument("--milestones", nargs="+", type=int, default=(), metavar="EPOCH",
+                   help="multistep: epochs where the learning rate is multiplied by --gamma")
+    g.add_argument("--gamma", type=float, default=0.1, help="multistep: decay factor")
+    g.add_argument("--head-lr", type=float, default=None,
+                   help="learning rate of the crowd head (default: --lr)")
+    _alias(g, "head_lr", "--head_lr", type=float)
+    g.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, the validation split and the batch order")
+    g.add_argument("--accelerator", default="auto", metavar="DEVICE",
+                   help="cpu, gpu (CUDA), auto (CUDA when available) or cuda:N")
+    _alias(g, "accelerator", "--device")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads of torch (default: torch's choice; 1 is often fastest for "
+                   "small models, or on a busy machine)")
+    g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                   help="mixed precision on CUDA")
+    g.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
+                   help="share of the tasks held out for model selection")
+    _alias(g, "val_fraction", "--val_fraction", type=float)
+    g.add_argument("--selection", type=_selection, default="auto",
+                   help="model selection: auto (val_loss with a validation split, else last), "
+                   "val_loss, val_accuracy (uses the truth of validation tasks, --truth) or "
+                   "last")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--plot-confusion-matrices", action="store_true",
+                   help="also draw confusions.png (estimated beside true when known) and "
+                   "history.png")
+    _alias(g, "plot_confusion_matrices", "--plot_confusion_matrices", "--plot",
+           action="store_true")
+    g.add_argument("--experiment-name", default=None, metavar="NAME",
+                   help="a name recorded in results.json")
+    _alias(g, "experiment_name", "--experiment_name")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------------- checks
+def _strategy(args: argparse.Namespace) -> str:
+    from ..errors import CrowdlearnError
+
+    reg = getattr(args, "regularization_type", None)
+    if reg is None:
+        return args.strategy or DEFAULT_STRATEGY
+    implied = f"geocrowdnet-{reg.lower()}"
+    if args.strategy is not None:
+        name = args.strategy.split("[", 1)[0].strip().lower().replace("_", "-")
+        if name != implied:
+            raise CrowdlearnError(f"--regularization_type {reg} means -s {implied}, but -s is "
+                                  f"{args.strategy!r}")
+        return args.strategy
+    return implied
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from ..errors import CrowdlearnError
+
+    minimums = (("--n-epochs", args.n_epochs, 1), ("--batch-size", args.batch_size, 1),
+                ("--K", args.K, 2), ("--M", args.M, 1), ("--threads", args.threads, 1))
+    for name, value, low in minimums:
+        if value is not None and value < low:
+            raise CrowdlearnError(f"{name} must be at least {low}, got {value}")
+    if not args.lr > 0:
+        raise CrowdlearnError(f"--lr must be positive, got {args.lr}")
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise CrowdlearnError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
+        raise CrowdlearnError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.schedule == "multistep" and not args.milestones:
+        raise CrowdlearnError("--schedule multistep needs --milestones")
+
+
+def _check_out(out: Path, force: bool) -> None:
+    from ..errors import CrowdlearnError
+
+    if out.exists() and not out.is_dir():
+        raise CrowdlearnError(f"{out}: exists and is not a folder")
+    if out.is_dir() and not force and any(out.iterdir()):
+        raise CrowdlearnError(f"{out}: folder exists and is not empty (use --force to "
+                              "replace it)")
+
+
+def _columns(items: list[str] | None) -> list[str] | None:
+    if not items:
+        return None
+    cols = [c.strip() for item in items for c in item.split(",") if c.strip()]
+    return cols or None
+
+
+def _id_col(value: str | None) -> str | None:
+    if value is None or value.lower() == "auto":
+        return "auto"
+    if value.lower() == "none":
+        return None
+    return value
+
+
+def load_fit_answers(args: argparse.Namespace) -> Any:
+    """The answers, with ``--truth`` read from a task,truth table or from a labelled table.
+
+    A plain ``task,truth`` table (or ``.npy``) is read as every command reads it. Another table,
+    such as a features file with a ``class`` column (Music's gold file), gives the truth of
+    the tasks it lists: ``--truth-col`` (default ``truth``, else ``class`` or ``label``) for the
+    label, ``--task-col`` (else ``task``, ``item`` or ``id``) for the task id.
+    """
+    if not args.truth:
+        return load_answers(args)
+    from ..errors import DataError
+    from ..io._common import TableFile
+    from ..io.truth import read_truth
+
+    path = Path(args.truth)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq") or not path.is_file():
+        return load_answers(args)
+    header = TableFile(path, parquet=suffix in (".parquet", ".pq")).columns
+    plain = args.truth_col in (None, "truth") and "truth" in header \
+        and any(c in header for c in ("task", "item"))
+    if plain or (len(header) == 1 and args.truth_col is None):
+        return load_answers(args)
+    truth_col = args.truth_col or next((c for c in ("truth", "class", "label") if c in header),
+                                       None)
+    task_col = next((c for c in (args.task_col, "task", "item", "id") if c and c in header),
+                    None)
+    if truth_col is None or task_col is None:
+        missing = "a task id column (--task-col)" if task_col is None \
+            else "a truth column (truth, class or label; --truth-col)"
+        raise DataError(f"no {missing}; the header has: {', '.join(header)}",
+                        source=str(args.truth), where="line 1")
+    answers = load_answers(argparse.Namespace(**{**vars(args), "truth": None}))
+    return read_truth(path, answers, task_col=task_col, truth_col=truth_col)
+
+
+def read_train_features(args: argparse.Namespace, answers: Any) -> Any:
+    """The ``--features`` rows of the answers' tasks, without label or answer columns."""
+    from ..io.features import read_features
+
+    columns = _columns(args.features_columns)
+    id_col = _id_col(args.features_id_col)
+    feats = read_features(args.features, answers, id_col=id_col, columns=columns)
+    if columns is None and feats.columns is not None:
+        # never learn from a label or from the answers' own columns (a numeric 'label' column,
+        # a per-answer table passed as features)
+        avoid = {"label", "class", "truth", args.label_col, args.worker_col, args.task_col}
+        avoid.discard(feats.id_col)
+        if avoid & set(feats.columns):
+            keep = [c for c in feats.columns if c not in avoid]
+            if not keep:
+                from ..errors import DataError
+
+                raise DataError("no feature column besides label and answer columns",
+                                source=feats.source)
+            feats = read_features(args.features, answers, id_col=id_col, columns=keep)
+    return feats
+
+
+def read_test_features(args: argparse.Namespace, train: Any, classes: Any) -> Any:
+    """The ``--test`` items (the training feature columns) and their true labels."""
+    from ..errors import DataError
+    from ..io.features import read_features
+    from ..labels import encode_labels
+
+    id_col = _id_col(args.features_id_col)
+    columns = list(train.columns) if train.columns is not None else None
+    label = args.test_label_col
+    test = read_features(args.test, id_col=id_col, columns=columns, label_col=label)
+    if test.labels is None and label is None:
+        # auto-detection takes a 'label' column only when it holds text: try a numeric one
+        cols = columns if columns is not None else \
+            [c for c in test.columns or () if c != "label"]
+        if cols:
+            try:
+                test = read_features(args.test, id_col=id_col, columns=cols, label_col="label")
+            except DataError:  # no such column: reported below
+                pass
+    if test.labels is None:
+        raise DataError("no true-label column (class, label, truth): name it with "
+                        "--test-label-col", source=test.source)
+    if test.X.shape[1:] != train.X.shape[1:]:
+        raise DataError(f"test items have shape {test.X.shape[1:]} but the training items "
+                        f"{train.X.shape[1:]}", source=test.source)
+    encode_labels(test.labels, classes=classes, source=test.source, field=label or "truth")
+    return test
+
+
+# ---------------------------------------------------------------------- run
+def run(args: argparse.Namespace) -> int:
+    """Check the input, train, write the output folder and print a summary."""
+    import time
+
+    from ..errors import CrowdlearnError
+
+    start = time.perf_counter()
+    _check_options(args)
+    out = Path(args.out)
+    _check_out(out, args.force)
+    spec = _strategy(args)
+    answers = load_fit_answers(args)
+    if args.K is not None and args.K != answers.n_classes:
+        raise CrowdlearnError(f"--K {args.K} but the answers have {answers.n_classes} classes")
+    if args.M is not None and args.M != answers.n_workers:
+        raise CrowdlearnError(f"--M {args.M} but the answers have {answers.n_workers} workers")
+    feats = read_train_features(args, answers)
+    test = read_test_features(args, feats, answers.classes) if args.test else None
+
+    # the heavy part: torch from here on
+    from ..aggregate import available as label_strategies
+    from ..aggregate.base import parse_strategy_spec
+    from ..deep import CrowdClassifier
+    from ..deep.heads import get_head_class
+    from ..deep.results import load_true_confusions, write_fit_results
+
+    name, _ = parse_strategy_spec(spec)
+    try:
+        get_head_class(name)
+    except CrowdlearnError as exc:
+        if name.lower() in label_strategies():
+            raise CrowdlearnError(f"{exc} ({name!r} is a label-only strategy: train on its "
+                                  f"labels with -s two-stage --aggregator {name})") from None
+        raise
+    true_conf = None
+    if args.true_confusions:
+        true_conf = load_true_confusions(args.true_confusions, answers)
+
+    strategy_params = parse_params(args.param)
+    if args.conn_type is not None:
+        strategy_params["conn_type"] = args.conn_type
+    if args.aggregator is not None:
+        strategy_params["aggregator"] = args.aggregator
+    backbone_params = parse_params(args.backbone_param)
+    if args.hidden is not None:
+        backbone_params["hidden"] = tuple(args.hidden)
+    if args.dropout is not None:
+        backbone_params["dropout"] = args.dropout
+    if args.batch_norm is not None:
+        backbone_params["batch_norm"] = True
+    clf = CrowdClassifier(
+        args.backbone, strategy=spec, backbone_params=backbone_params or None,
+        strategy_params=strategy_params or None, lam=args.lam, pretrained=args.pretrained,
+        n_epochs=args.n_epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+        head_lr=args.head_lr, schedule=args.schedule, milestones=tuple(args.milestones or ()),
+        gamma=args.gamma, amp=args.amp, val_fraction=args.val_fraction,
+        selection=args.selection, device=args.accelerator, seed=args.seed,
+        verbose=not (args.no_progress or args.quiet),
+    )
+    import torch
+
+    threads = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
+    finally:
+        torch.set_num_threads(threads)
+    inputs = {"answers": str(args.data), "features": str(args.features),
+              "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions}
+    extra: dict[str, Any] = {"inputs": inputs}
+    if args.experiment_name:
+        extra["name"] = args.experiment_name
+    paths = write_fit_results(
+        clf, out, X_test=test, y_test=None if test is None else test.labels,
+        true_confusions=true_conf, plot=args.plot_confusion_matrices, overwrite=True,
+        extra=extra, input_shape=tuple(feats.X.shape[1:]))
+    if not args.quiet:
+        import json
+
+        summary = json.loads(paths["results.json"].read_text(encoding="utf-8"))
+        print(summary_text(summary, out, time.perf_counter() - start))
+    return 0
+
+
+def summary_text(s: dict[str, Any], out: Path, seconds: float) -> str:
+    """The lines ``crowdlearn fit`` prints from ``results.json``."""
+
+    def num(value: Any, fmt: str = ".4f") -> str:
+        return "-" if value is None else format(value, fmt)
+
+    shape = "x".join(str(d) for d in s.get("input_shape") or []) or "?"
+    rows = [
+        ("strategy", f"{s['strategy']} ({s['backbone']} on {shape} features, {s['device']})"),
+        ("data", f"{s['dataset']}: {s['n_tasks']:,} tasks, {s['n_workers']:,} workers, "
+                 f"{s['n_classes']} classes, {s['n_answers']:,} answers"),
+        ("epochs", f"{s['n_epochs']}, best epoch {s['best_epoch']} (selection {s['selection']})"),
+        ("val loss", num(s.get("best_val_loss"))),
+    ]
+    if s.get("best_val_accuracy") is not None:
+        rows.append(("val accuracy", num(s["best_val_accuracy"])))
+    if s.get("train_accuracy") is not None:
+        rows.append(("train accuracy", f"{num(s['train_accuracy'])} on "
+                                       f"{s['n_tasks_with_truth']:,} tasks with truth"))
+    if "final_test_accuracy" in s:
+        rows.append(("test accuracy", f"{num(s['final_test_accuracy'])} on "
+                                      f"{s['n_test']:,} items"))
+    rows.append(("confusion error", num(s.get("confusion_error"))))
+    rows.append(("time", f"{seconds:.1f} s ({s['train_seconds']:.1f} s training)"))
+    rows.append(("output", f"{out} ({', '.join(s['files'])})"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
