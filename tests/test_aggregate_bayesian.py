@@ -288,3 +288,83 @@ def test_accuracy_random_ties_and_labels() -> None:
         accuracy(probas, truth, ties="first")
     with pytest.raises(ValueError):
         accuracy(probas[:3], truth)
+
+
+# ---------------------------------------------------------------------- subtypes per class
+def _many_classes(n_tasks: int = 300, n_classes: int = 1000, seed: int = 0) -> Answers:
+    """Three workers answer every task, right 70% of the time, else a uniform class."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_classes, n_tasks)
+    task = np.repeat(np.arange(n_tasks), 3)
+    worker = np.tile([0, 1, 2], n_tasks)
+    label = np.where(rng.random(3 * n_tasks) < 0.7, truth[task],
+                     rng.integers(0, n_classes, 3 * n_tasks))
+    return Answers(task, worker, label, classes=np.arange(n_classes), truth=truth)
+
+
+def test_ebcc_does_not_collapse_when_classes_outnumber_tasks() -> None:
+    """1,000 classes, 300 tasks: with M = 10 subtypes for every class, mean-field EBCC put
+    almost every task into one (class, subtype) group (2% accuracy, IBCC 85%); a class now
+    gets no more subtypes than its expected number of tasks."""
+    answers = _many_classes()
+    ibcc = accuracy(IBCC().fit(answers).probas_, answers.truth)
+    model = EBCC(n_restarts=2).fit(answers)
+    got = accuracy(model.probas_, answers.truth)
+    assert ibcc > 0.8
+    assert got >= 0.8 * ibcc, (got, ibcc)
+    assert model.subtypes_per_class_.max() <= 2
+    assert len(np.unique(model.labels_)) > 150  # not one class for everything
+    _check_subtype_attributes(model, answers)
+
+
+def _check_subtype_attributes(model: EBCC, answers: Answers) -> None:
+    n_sub = model.n_subtypes
+    assert model.subtype_probas_.shape == (answers.n_tasks, answers.n_classes, n_sub)
+    np.testing.assert_allclose(model.subtype_probas_.sum(axis=2), model.probas_)
+    np.testing.assert_allclose(model.subtype_weights_.sum(axis=1), 1.0)
+    beyond = np.arange(n_sub)[None, :] >= model.subtypes_per_class_[:, None]
+    assert np.all(model.subtype_weights_[beyond] == 0)
+    assert np.all(model.subtype_probas_[:, beyond] == 0)
+    np.testing.assert_allclose(model.confusions_.sum(axis=2), 1.0)
+
+
+def test_ebcc_subtypes_per_class_on_a_small_crowd() -> None:
+    answers = simulate(n_tasks=24, n_workers=6, n_classes=3, per_task=4, seed=11)
+    model = EBCC(n_restarts=3, n_subtypes=10, random_state=0).fit(answers)
+    expected = (answers.vote_counts().toarray()
+                / answers.answers_per_task()[:, None]).sum(axis=0)
+    np.testing.assert_array_equal(model.subtypes_per_class_,
+                                  np.clip(np.floor(expected + 1e-9), 1, 10))
+    assert model.subtypes_per_class_.max() < 10  # the cap binds here
+    _check_subtype_attributes(model, answers)
+    sub = model.subtype_confusions()
+    assert sub.shape == (answers.n_workers, answers.n_classes, 10, answers.n_classes)
+    np.testing.assert_allclose(sub.sum(axis=3), 1.0)
+    np.testing.assert_allclose(
+        model.confusions_, (model.subtype_weights_[None, :, :, None] * sub).sum(axis=2))
+    assert len(model.restart_elbos_) == 3
+    assert model.log_likelihood_ == model.restart_elbos_.max()
+    fixed = EBCC(n_restarts=3, n_subtypes=10, adaptive_subtypes=False).fit(answers)
+    assert np.all(fixed.subtypes_per_class_ == 10)
+
+
+def test_ebcc_adaptive_subtypes_change_nothing_when_classes_are_large() -> None:
+    """At least M expected tasks per class: the reference model, draw for draw."""
+    answers = simulate(n_tasks=300, n_classes=3, seed=12)
+    a = EBCC(n_restarts=3, random_state=1).fit(answers)
+    b = EBCC(n_restarts=3, random_state=1, adaptive_subtypes=False).fit(answers)
+    assert np.all(a.subtypes_per_class_ == 10)
+    np.testing.assert_array_equal(a.probas_, b.probas_)
+    np.testing.assert_array_equal(a.restart_elbos_, b.restart_elbos_)
+
+
+def test_ebcc_one_subtype_per_class_runs_once() -> None:
+    truth = np.arange(60) * 3  # every class has at most one expected task
+    task = np.repeat(np.arange(60), 3)
+    label = truth[task] + (np.tile([0, 0, 1], 60))  # the third worker is always off by one
+    answers = Answers(task, np.tile([0, 1, 2], 60), label, classes=np.arange(180), truth=truth)
+    model = EBCC(n_restarts=5).fit(answers)
+    assert accuracy(model.probas_, answers.truth) == 1.0
+    assert np.all(model.subtypes_per_class_ == 1)
+    assert len(model.restart_elbos_) == 1
+    _check_subtype_attributes(model, answers)

@@ -143,8 +143,8 @@ def test_degenerate_input_gives_finite_results(name: str, case: str) -> None:
         with pytest.raises(CrowdlearnError, match="two classes"):
             make_strategy(name).fit(answers)
         return
-    # EBCC's published protocol runs 40 restarts; at 1,000 classes x 10 subtypes one restart
-    # exercises every code path at a fortieth of the cost
+    # EBCC's published protocol runs 40 restarts; at 1,000 classes one restart exercises every
+    # code path at a fortieth of the cost (a few classes there get two subtypes, the rest one)
     params = {"n_restarts": 1} if name == "ebcc" and case == "1000-classes" else {}
     est = make_strategy(name, **params).fit(answers)
     _check_result(est, answers)

@@ -299,3 +299,30 @@ def test_worker_agreement_and_vote_helpers() -> None:
     assert np.array_equal(table, answers.vote_counts().toarray())
     zero = vote_frequencies(answers, np.zeros(answers.n_answers))  # all weights zero
     assert np.allclose(zero, vote_frequencies(answers))
+
+
+@pytest.mark.parametrize("tie_break", ["random", "first"])
+def test_majority_vote_fast_path_equals_the_generic_rule(tie_break: str) -> None:
+    # integer class-major counting (the unweighted fast path) must give exactly what the
+    # float rule gives: tied_max_probas, then hard_labels, then worker_agreement
+    from crowdlearn.aggregate.voting import hard_labels
+
+    rng = np.random.default_rng(3)
+    n_tasks, k = 3000, 4
+    task = np.repeat(np.arange(0, n_tasks, 1), rng.integers(0, 5, n_tasks))  # some tasks empty
+    worker = rng.integers(0, 50, len(task))
+    label = rng.integers(0, k, len(task))
+    answers = Answers(task, worker, label, task_ids=np.arange(n_tasks + 2),
+                      classes=np.arange(k), duplicates="all")
+    mv = MajorityVote(tie_break=tie_break, random_state=7).fit(answers)
+    probas = tied_max_probas(vote_table(answers))
+    labels = hard_labels(probas, tie_break, 7)
+    assert np.array_equal(mv.probas_, probas)
+    assert np.array_equal(mv.labels_, labels)
+    hits = answers.label == labels[answers.task]
+    n_w = np.bincount(answers.worker, minlength=answers.n_workers)
+    expected = np.divide(np.bincount(answers.worker, weights=hits, minlength=answers.n_workers),
+                         n_w, out=np.zeros(answers.n_workers), where=n_w > 0)
+    assert np.allclose(mv.skills_, expected)
+    wawa = Wawa(tie_break=tie_break, random_state=7).fit(answers)
+    assert np.allclose(wawa.skills_, expected)

@@ -289,10 +289,21 @@ def argmax_random_ties(probas: np.ndarray, seed: Any = 0, rtol: float = 1e-12) -
     probas = np.asarray(probas, dtype=np.float64)
     if probas.size == 0:
         return np.zeros(probas.shape[0], dtype=np.int64)
-    tied, n_tied, labels = row_ties(probas, rtol)
-    multi = n_tied > 1
-    if multi.any():
+    return break_ties(*row_ties(probas, rtol), seed)
+
+
+def break_ties(
+    tied: np.ndarray, n_tied: np.ndarray, first: np.ndarray, seed: Any = 0
+) -> np.ndarray:
+    """Labels from :func:`row_ties`' output: ``first`` where one class is tied, a seeded draw
+    among the tied classes elsewhere (``first`` is overwritten and returned).
+
+    The draw is that of :func:`argmax_random_ties`: one uniform number per class of every tied
+    row (rows in order), the tied class with the largest number wins.
+    """
+    multi = np.flatnonzero(n_tied > 1)
+    if len(multi):
         rng = np.random.default_rng(seed)
-        noise = rng.random((int(multi.sum()), probas.shape[1]))
-        labels[multi] = np.where(tied[:, multi].T, noise, -1.0).argmax(axis=1)
-    return labels
+        noise = rng.random((len(multi), tied.shape[0]))
+        first[multi] = np.where(tied[:, multi].T, noise, -1.0).argmax(axis=1)
+    return first

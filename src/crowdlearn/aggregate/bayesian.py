@@ -56,20 +56,26 @@ def _dirichlet_elog_kl(q: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]
 class _ConfusionPosterior:
     """Dirichlet posteriors of the workers' confusion rows, kept only where the data touches them.
 
-    Columns are the ``G`` latent groups (classes for IBCC, class x subtype pairs for EBCC); row
-    ``(w, g)`` has posterior ``Dirichlet(prior[g, :] + n[w, g, :])`` over answers. The counts
-    ``n[w, g, l]`` are zero unless worker ``w`` gave label ``l`` somewhere, so only the ``U``
-    used (worker, label) columns of the incidence matrix are stored, as a (U x G) array, plus
-    the (W x G) row totals. The expected log-probabilities of unused columns never enter the
-    E-step and their KL terms cancel, so a step costs O(U x G) <= O(answers x G), never
-    O(workers x classes x G).
+    Columns are the ``G`` latent groups (classes for IBCC, class x subtype pairs for EBCC),
+    sorted by class: ``group_class[g]`` is the class of group ``g`` and every group of class
+    ``k`` has the prior row ``class_prior[k, :]``. Row ``(w, g)`` has posterior
+    ``Dirichlet(prior[g, :] + n[w, g, :])`` over answers. The counts ``n[w, g, l]`` are zero
+    unless worker ``w`` gave label ``l`` somewhere, so only the ``U`` used (worker, label)
+    columns of the incidence matrix are stored, as a (U x G) array, plus the (W x G) row totals.
+    The expected log-probabilities of unused columns never enter the E-step and their KL terms
+    cancel, so a step costs O(U x G) <= O(answers x G), never O(workers x classes x G).
     """
 
-    def __init__(self, answers: Answers, prior: np.ndarray) -> None:
+    def __init__(self, answers: Answers, class_prior: np.ndarray,
+                 group_class: np.ndarray | None = None) -> None:
         n_classes = answers.n_classes
         x = answers.incidence
         cols = np.unique(x.indices)
         self.n_workers, self.n_classes = answers.n_workers, n_classes
+        self.group_class = (np.arange(n_classes) if group_class is None
+                            else np.asarray(group_class))
+        # first group of every class (groups are sorted by class, every class has one)
+        self.starts = np.searchsorted(self.group_class, np.arange(n_classes))
         self.cols = cols
         self.x = x[:, cols].tocsr()
         self.xt = self.x.T.tocsr()
@@ -79,6 +85,8 @@ class _ConfusionPosterior:
             (np.ones(len(cols)), (self.worker, np.arange(len(cols)))),
             shape=(self.n_workers, len(cols)),
         )
+        self.class_prior = class_prior  # (K, K): class_prior[k, l]
+        prior = class_prior[self.group_class]
         self.prior = prior  # (G, K): prior[g, l]
         self.prior_used = np.ascontiguousarray(prior.T[self.label])  # (U, G)
         self.prior_total = prior.sum(axis=1)  # (G,)
@@ -98,19 +106,24 @@ class _ConfusionPosterior:
               + float(((used - self.prior_used) * elog).sum()))
         return np.asarray(self.x @ elog), kl
 
+    def _per_class(self, values: np.ndarray) -> np.ndarray:
+        """Sum over the groups of each class (last axis G -> K)."""
+        if len(self.group_class) == self.n_classes:
+            return values
+        return np.add.reduceat(values, self.starts, axis=-1)
+
     def mean_confusions(self, used: np.ndarray, total: np.ndarray,
                         weights: np.ndarray) -> np.ndarray:
         """Posterior-mean confusion matrices (workers x K x K), rows mixed over groups.
 
-        Group ``g = k * M + m`` belongs to class ``k``; ``weights`` (K x M) mixes the M groups of
-        a class (all ones with M = 1). Costs O(W K^2 M + U K M) time and O(W K^2) memory: the
+        ``weights`` (G,) mixes the groups of a class (they sum to one over a class; all ones
+        with one group per class). Costs O(W K^2 + U G) time and O(W K^2) memory: the
         (workers x groups x classes) tensor is never built.
         """
-        n_classes, n_sub = weights.shape
-        scale = (weights.reshape(1, -1) / total).reshape(self.n_workers, n_classes, n_sub)
-        out = np.einsum("wkm,kml->wkl", scale, self.prior.reshape(n_classes, n_sub, -1))
-        mixed = (used / total[self.worker]).reshape(len(self.cols), n_classes, n_sub)
-        out[self.worker, :, self.label] = (mixed * weights).sum(axis=2)
+        scale = self._per_class(weights / total)  # (W, K); every group of k has k's prior
+        out = scale[:, :, None] * self.class_prior[None, :, :]
+        mixed = self._per_class(used / total[self.worker] * weights)  # (U, K)
+        out[self.worker, :, self.label] = mixed
         return out
 
     def full(self, used: np.ndarray) -> np.ndarray:
@@ -263,7 +276,7 @@ class IBCC(Aggregator):
                      stop=_allclose_rule(self.tol))
         self.probas_ = res.probas
         self.confusions_ = conf.mean_confusions(res.params.used, res.params.total,
-                                                np.ones((n_classes, 1)))
+                                                np.ones(n_classes))
         self.priors_ = res.params.nu / res.params.nu.sum()
         self.n_iter_ = res.n_iter
         self.log_likelihood_ = res.log_likelihood
@@ -276,8 +289,8 @@ class IBCC(Aggregator):
 class _EBCCParams:
     nu: np.ndarray   # (K,) Dirichlet posterior of the class proportions
     eta: np.ndarray    # (K, M) Dirichlet posteriors of the subtype proportions of each class
-    used: np.ndarray   # (U, K*M) confusion Dirichlets at the used (worker, answer) columns
-    total: np.ndarray  # (W, K*M) their row totals [worker, (class, subtype)]
+    used: np.ndarray   # (U, G) confusion Dirichlets at the used (worker, answer) columns
+    total: np.ndarray  # (W, G) their row totals [worker, (class, subtype) group]
 
 
 @register("ebcc")
@@ -299,6 +312,24 @@ class EBCC(Aggregator):
     the published accuracies (40 restarts, class prior ``alpha`` set empirically to the vote
     shares summed over tasks).
 
+    **Subtypes per class** (``adaptive_subtypes``, a departure from the reference). Class ``k``
+    gets :math:`M_k = \min(M, \max(1, \lfloor n_k \rfloor))` subtypes, with :math:`n_k` its
+    expected number of tasks (vote shares summed over tasks), and prior
+    :math:`\pi_k \sim \mathrm{Dir}(a_\pi / M_k)`. The reason is a failure of mean-field
+    inference when classes outnumber tasks: :math:`q(g)` must put a class's few tasks on *one*
+    of its M interchangeable subtypes, and the ELBO charges about :math:`\log M` nats (the
+    prior mass :math:`(a_\pi/M)/a_\pi` of that subtype) for every class in use, a cost IBCC
+    does not pay. With hundreds of tasks per class it is negligible; with 1,000 classes and 300
+    tasks (3 answers each) it exceeds what separate classes gain in likelihood, and the highest
+    ELBO, from any initialisation, puts almost every task into one (class, subtype) group:
+    2% accuracy where IBCC reaches 85% (the ELBO of that collapse, -7.40 per answer, is above
+    IBCC's -7.61). Subtypes beyond a class's tasks cannot be told apart by the data anyway;
+    with the cap the same crowd gives 79% (EBCC with one subtype, the empirical class prior).
+    The cap never binds when every class has at least M expected tasks, as on all the
+    published data sets (the smallest class there has 15): results are then the reference
+    model's, draw for draw. When every class has a single subtype the initialisation is
+    deterministic and one run replaces the ``n_restarts``.
+
     Parameters
     ----------
     n_subtypes : int
@@ -316,6 +347,9 @@ class EBCC(Aggregator):
         Maximum iterations per restart (reference: 500).
     tol : float
         Stop a restart when no class posterior moves by more than ``tol`` (reference: 1e-3).
+    adaptive_subtypes : bool
+        Give a class no more subtypes than its expected number of tasks (default; see above).
+        ``False`` gives every class ``n_subtypes``, as the reference code does.
     random_state : int or None
         Seed of the random initialisations (and of the tie-breaking draw of ``labels_``).
 
@@ -324,7 +358,9 @@ class EBCC(Aggregator):
     probas_ : ndarray (tasks x classes)
         :math:`q(z_i = k)`, summed over subtypes.
     subtype_probas_ : ndarray (tasks x classes x subtypes)
-        :math:`q(z_i = k, g_i = m)`.
+        :math:`q(z_i = k, g_i = m)` (zero at subtypes beyond ``subtypes_per_class_``).
+    subtypes_per_class_ : ndarray of int (classes,)
+        :math:`M_k`, the number of subtypes of every class.
     confusions_ : ndarray (workers x classes x classes)
         Posterior-mean confusion of each worker per true class, averaged over subtypes with the
         posterior-mean subtype proportions.
@@ -369,6 +405,7 @@ class EBCC(Aggregator):
         n_restarts: int = 40,
         max_iter: int = 500,
         tol: float = 1e-3,
+        adaptive_subtypes: bool = True,
         random_state: int | None = 0,
     ) -> None:
         self.n_subtypes = n_subtypes
@@ -379,6 +416,7 @@ class EBCC(Aggregator):
         self.n_restarts = n_restarts
         self.max_iter = max_iter
         self.tol = tol
+        self.adaptive_subtypes = adaptive_subtypes
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
@@ -389,20 +427,38 @@ class EBCC(Aggregator):
         if int(self.n_restarts) < 1:
             raise ValueError(f"n_restarts must be >= 1, got {self.n_restarts}")
         z0 = _soft_majority(answers)
+        expected = z0.sum(axis=0)  # expected number of tasks of every class (soft majority)
         if isinstance(self.alpha, str):
             if self.alpha != "empirical":
                 raise ValueError(f"alpha must be a number or 'empirical', got {self.alpha!r}")
-            alpha = z0.sum(axis=0)
+            alpha = expected
         else:
             alpha = np.full(n_classes, float(self.alpha))
+        if self.adaptive_subtypes:
+            # no more subtypes than (expected) tasks: see the class docstring
+            per_class = np.clip(np.floor(expected + 1e-9), 1, n_sub).astype(np.int64)
+        else:
+            per_class = np.full(n_classes, n_sub, dtype=np.int64)
+        allowed = np.arange(n_sub)[None, :] < per_class[:, None]  # (K, M): existing subtypes
+        uniform = bool(allowed.all())
+        group_class = np.repeat(np.arange(n_classes), per_class)  # groups (k, m), class-major
+        n_groups = len(group_class)
         beta = _diag_prior(n_classes, self.a_v, self.b_v)
-        conf = _ConfusionPosterior(answers, np.repeat(beta, n_sub, axis=0))  # groups (k, m)
-        eta0 = np.full((n_classes, n_sub), float(self.a_pi) / n_sub)
+        conf = _ConfusionPosterior(answers, beta, group_class)
+        # total concentration a_pi over the subtypes of a class (zero: no such subtype)
+        eta0 = np.where(allowed, float(self.a_pi) / per_class[:, None], 0.0)
         per_answer = 1.0 / max(answers.n_answers, 1)
-        km = n_classes * n_sub
+
+        def table(per_group: np.ndarray) -> np.ndarray:
+            """(G,) -> (K, M), zero at the subtypes a class does not have."""
+            if uniform:
+                return per_group.reshape(n_classes, n_sub)
+            out = np.zeros((n_classes, n_sub))
+            out[allowed] = per_group
+            return out
 
         def m_step(r: np.ndarray) -> _EBCCParams:
-            per_group = r.sum(axis=0).reshape(n_classes, n_sub)
+            per_group = table(r.sum(axis=0))
             used, total = conf.update(r)
             return _EBCCParams(nu=alpha + per_group.sum(axis=1), eta=eta0 + per_group,
                                used=used, total=total)
@@ -411,11 +467,15 @@ class EBCC(Aggregator):
             elog_tau, kl_tau = _dirichlet_elog_kl(p.nu, alpha)
             elog_pi, kl_pi = _dirichlet_elog_kl(p.eta, eta0)
             loglik, kl_v = conf.scores_kl(p.used, p.total)
-            r, lse = _softmax_rows((elog_tau[:, None] + elog_pi).reshape(1, km) + loglik)
+            prior = elog_tau[:, None] + elog_pi
+            prior = prior.reshape(1, n_groups) if uniform else prior[allowed][None, :]
+            r, lse = _softmax_rows(prior + loglik)
             return r, (lse.sum() - kl_tau - kl_pi - kl_v) * per_answer
 
         def marginal(r: np.ndarray) -> np.ndarray:
-            return r.reshape(n_tasks, n_classes, n_sub).sum(axis=2)
+            if uniform:
+                return r.reshape(n_tasks, n_classes, n_sub).sum(axis=2)
+            return np.add.reduceat(r, conf.starts, axis=1)
 
         last_z = [z0]  # class posterior of the previous iteration (reference: z_ik)
 
@@ -428,9 +488,16 @@ class EBCC(Aggregator):
         rng = np.random.default_rng(self.random_state)
         best: EMResult[_EBCCParams] | None = None
         elbos = []
-        for _ in range(int(self.n_restarts)):
-            split = rng.dirichlet(np.ones(n_sub), size=(n_tasks, n_classes))
-            init = (split * z0[:, :, None]).reshape(n_tasks, km)
+        # with one subtype per class the initialisation is deterministic: one run is enough
+        n_runs = int(self.n_restarts) if n_groups > n_classes else 1
+        for _ in range(n_runs):
+            if uniform:  # the reference draw
+                split = rng.dirichlet(np.ones(n_sub), size=(n_tasks, n_classes))
+                init = (split * z0[:, :, None]).reshape(n_tasks, n_groups)
+            else:  # Dirichlet(1) over each class's subtypes: normalised exponential draws
+                split = rng.standard_exponential((n_tasks, n_groups))
+                split /= np.add.reduceat(split, conf.starts, axis=1)[:, group_class]
+                init = split * z0[:, group_class]
             last_z[0] = marginal(init)
             res = run_em(init, m_step, e_step, max_iter=self.max_iter, stop=stop)
             elbos.append(res.log_likelihood)
@@ -438,12 +505,19 @@ class EBCC(Aggregator):
                 best = res
         assert best is not None
         p = best.params
-        self.subtype_probas_ = best.probas.reshape(n_tasks, n_classes, n_sub)
-        self.probas_ = self.subtype_probas_.sum(axis=2)
+        if uniform:
+            self.subtype_probas_ = best.probas.reshape(n_tasks, n_classes, n_sub)
+            self.probas_ = self.subtype_probas_.sum(axis=2)
+        else:
+            self.subtype_probas_ = np.zeros((n_tasks, n_classes, n_sub))
+            self.subtype_probas_[:, allowed] = best.probas
+            self.probas_ = marginal(best.probas)
         weights = p.eta / p.eta.sum(axis=-1, keepdims=True)
         self.subtype_weights_ = weights
-        self.confusions_ = conf.mean_confusions(p.used, p.total, weights)
-        self._subtype_state = (conf, p.used, (n_workers, n_classes, n_sub))
+        self.subtypes_per_class_ = per_class
+        self.confusions_ = conf.mean_confusions(
+            p.used, p.total, weights.reshape(-1) if uniform else weights[allowed])
+        self._subtype_state = (conf, p.used, (n_workers, n_classes, n_sub), allowed, beta)
         self.priors_ = p.nu / p.nu.sum()
         self.n_iter_ = best.n_iter
         self.log_likelihood_ = best.log_likelihood
@@ -455,11 +529,19 @@ class EBCC(Aggregator):
         """Posterior-mean confusion rows per (class, subtype): (workers x K x M x K).
 
         Built on demand (O(workers x K^2 x M) memory); ``confusions_`` holds their mixture over
-        subtypes.
+        subtypes. A subtype that a class does not have (see ``subtypes_per_class_``) holds the
+        prior mean; its weight in ``subtype_weights_`` is zero.
         """
         self._check_fitted()
-        conf, used, (n_workers, n_classes, n_sub) = self._subtype_state
-        mu = conf.full(used).reshape(n_workers, n_classes, n_sub, n_classes)
+        conf, used, (n_workers, n_classes, n_sub), allowed, beta = self._subtype_state
+        mu = conf.full(used)  # (W, G, K)
+        if allowed.all():
+            mu = mu.reshape(n_workers, n_classes, n_sub, n_classes)
+        else:
+            padded = np.empty((n_workers, n_classes, n_sub, n_classes))
+            padded[:] = beta[None, :, None, :]
+            padded[:, allowed] = mu
+            mu = padded
         return mu / mu.sum(axis=-1, keepdims=True)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import digamma
 
 from ..answers import Answers
@@ -204,6 +205,12 @@ class MACE(Aggregator):
         first_cell = np.searchsorted(cell_task, np.arange(n_tasks))
         has_cells = np.bincount(cell_task, minlength=n_tasks)
         unvoted = (k - has_cells).astype(np.float64)
+        # task x (worker, label) and (worker, label) x cell answer counts: the per-task sum of
+        # an E-step and the posterior mass of the M-step are sparse products (faster than
+        # np.bincount over a gathered per-answer array)
+        ones = np.ones(len(wcell))
+        by_task = sp.csr_matrix((ones, (task, wcell)), shape=(n_tasks, n_workers * k))
+        by_pair = sp.csr_matrix((ones, (wcell, answer_cell)), shape=(n_workers * k, len(cells)))
         # answers per (worker, label): the parameters only enter through such pairs
         n_pairs = np.bincount(wcell, minlength=n_workers * k).reshape(n_workers, k)
         smoothing = 0.01 / max(k, 1) if self.smoothing is None else float(self.smoothing)
@@ -231,7 +238,7 @@ class MACE(Aggregator):
             wrong, right = tables(params)
             log_wrong = np.log(wrong)
             log_ratio = np.log(right) - log_wrong
-            base = np.bincount(task, log_wrong.reshape(-1)[wcell], minlength=n_tasks) - log_k
+            base = by_task @ log_wrong.reshape(-1) - log_k
             extra = np.bincount(answer_cell, log_ratio.reshape(-1)[wcell],
                                 minlength=len(cells))
             # extra >= 0 (right >= wrong): exp(extra) cannot underflow; subtract the task's
@@ -271,8 +278,7 @@ class MACE(Aggregator):
             """
             spamming, _ = params
             _, right = tables(params)
-            mass = np.bincount(wcell, p_cell[answer_cell],
-                               minlength=n_workers * k).reshape(n_workers, k)
+            mass = np.asarray(by_pair @ p_cell).reshape(n_workers, k)
             know = mass * (spamming[:, 1:] / right)
             strategy = n_pairs - know
             counts = np.stack([strategy.sum(axis=1), know.sum(axis=1)], axis=1)

@@ -248,42 +248,64 @@ class _TrimmedMeans:
         self.row_key = rows.astype(np.float64)
         self.indptr = indptr
         self.counts = np.diff(indptr)
+        self.nonempty = np.flatnonzero(self.counts > 0)
+        self.starts = indptr[self.nonempty]  # reduceat offsets of the rows with entries
         self.cols = cols.copy()
         self.x = x_abs.copy()
-        self.pos = np.arange(len(rows)) - indptr[rows]
         self.f_trim, self.floor = f_trim, floor
 
+    def _row_counts(self, mask: np.ndarray) -> np.ndarray:
+        """Number of true entries of ``mask`` per row (integer sums over each row's block)."""
+        out = np.zeros(len(self.counts), dtype=np.int64)
+        out[self.nonempty] = np.add.reduceat(mask.view(np.int8), self.starts, dtype=np.int64)
+        return out
+
     def __call__(self, own: np.ndarray, divisor: np.ndarray) -> np.ndarray:
-        n, rows, f_trim = len(own), self.rows, self.f_trim
+        n, f_trim = len(own), self.f_trim
         out = own.copy()
-        if len(rows) == 0:
+        if len(self.rows) == 0:
             return out
-        y = self.x / divisor[self.cols]
+        # one spare slot at the end: the block sums below may end at len(y)
+        y_pad = np.empty(len(self.x) + 1)
+        y_pad[-1] = 0.0
+        y = y_pad[:-1]
+        np.divide(self.x, divisor[self.cols], out=y)
         # a ratio over a zero estimate is undefined (crowd-kit propagates the NaN to every
         # estimate): it is left out, as if the pair were unobserved in this half-step
         finite = np.isfinite(y)
+        all_finite = bool(finite.all())
         if f_trim < 0:
-            nonempty = np.flatnonzero(self.counts > 0)
-            top = np.maximum.reduceat(np.where(finite, y, -np.inf), self.indptr[nonempty])
+            top = np.maximum.reduceat(np.where(finite, y, -np.inf), self.starts)
             ok = np.isfinite(top)
-            out[nonempty[ok]] = np.where(top[ok] == 0, self.floor, top[ok])
+            out[self.nonempty[ok]] = np.where(top[ok] == 0, self.floor, top[ok])
             return out
-        key = y / (1.0 + y)
+        key = y + 1.0
+        np.divide(y, key, out=key)
         key *= 0.5
-        key[~finite] = 0.5  # after the row's finite values
+        if not all_finite:
+            key[~finite] = 0.5  # after the row's finite values
         key += self.row_key
         if not bool(np.all(key[1:] >= key[:-1])):
             order = np.argsort(key, kind="stable")
-            y, finite = y[order], finite[order]
+            y_pad[:-1] = y[order]
+            finite = finite[order]
             self.x, self.cols = self.x[order], self.cols[order]
-        a = own[rows]
-        lower = np.minimum(np.bincount(rows, y < a, minlength=n), f_trim)
-        upper = np.bincount(rows, finite, minlength=n) \
-            - np.minimum(np.bincount(rows, (y > a) & finite, minlength=n), f_trim)
-        keep = (self.pos >= lower[rows]) & (self.pos < upper[rows])
-        kept = np.bincount(rows, keep, minlength=n)
-        total = np.bincount(rows, np.where(keep, y, 0.0), minlength=n)
+        # rows are contiguous blocks: counts are integer block sums, and the trimmed mean is
+        # the sum over one block of positions [lower, upper) of the row
+        a = np.repeat(own, self.counts)
+        lower = np.minimum(self._row_counts(y < a), f_trim)
+        if all_finite:
+            upper = self.counts - np.minimum(self._row_counts(y > a), f_trim)
+        else:
+            upper = (self._row_counts(finite)
+                     - np.minimum(self._row_counts((y > a) & finite), f_trim))
+        kept = np.maximum(upper - lower, 0)
         has = kept > 0
+        lo = self.indptr[:-1] + lower
+        total = np.zeros(n)
+        if has.any():
+            bounds = np.stack([lo[has], lo[has] + kept[has]], axis=1).reshape(-1)
+            total[has] = np.add.reduceat(y_pad, bounds)[::2]
         mean = np.divide(total, kept, out=np.zeros(n), where=has)
         mean = np.where((kept == 1) & (total == 0), self.floor, mean)
         out[has] = mean[has]

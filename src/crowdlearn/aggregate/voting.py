@@ -17,7 +17,7 @@ import numpy as np
 
 from ..answers import Answers
 from ..errors import DataError
-from .base import Aggregator, _as_answers, argmax_random_ties, register, row_ties
+from .base import Aggregator, _as_answers, argmax_random_ties, break_ties, register, row_ties
 
 __all__ = [
     "MajorityVote",
@@ -73,12 +73,56 @@ def worker_agreement(
     answers: Answers, labels: np.ndarray, empty: float = 0.0
 ) -> np.ndarray:
     """Share of each worker's answers equal to ``labels[task]``; ``empty`` for idle workers."""
-    hits = answers.label == np.asarray(labels)[answers.task]
-    n_w = np.bincount(answers.worker, minlength=answers.n_workers).astype(np.float64)
-    agree = np.bincount(answers.worker, weights=hits, minlength=answers.n_workers)
+    labels = np.asarray(labels)
+    if labels.shape == (answers.n_tasks,):
+        # answers are sorted by task: repeating each task's label is a cheaper gather
+        per_answer = np.repeat(labels, answers.answers_per_task())
+    else:
+        per_answer = labels[answers.task]
+    hits = (answers.label == per_answer).view(np.int8)
+    # one integer bincount over (worker, hit) pairs gives both the answers and the hits
+    pairs = np.bincount((answers.worker << 1) | hits, minlength=2 * answers.n_workers)
+    pairs = pairs.reshape(answers.n_workers, 2)
+    n_w = (pairs[:, 0] + pairs[:, 1]).astype(np.float64)
     out = np.full(answers.n_workers, float(empty))
-    np.divide(agree, n_w, out=out, where=n_w > 0)
+    np.divide(pairs[:, 1], n_w, out=out, where=n_w > 0)
     return out
+
+
+def _class_major_votes(answers: Answers) -> np.ndarray:
+    """Integer vote counts, class-major: (classes x tasks), ``[k, t]`` = votes for k on t."""
+    n, k = answers.n_tasks, answers.n_classes
+    if n * k < 2**31:
+        cell = answers.label * np.int32(n) + answers.task  # int32 arithmetic
+    else:
+        cell = answers.label.astype(np.int64) * n + answers.task
+    return np.bincount(cell, minlength=n * k).reshape(k, n)
+
+
+def _majority(counts: np.ndarray, tie_break: str, random_state: Any) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """Majority vote from class-major integer counts: (tasks x classes) posterior uniform over
+    the tied classes and hard labels, exactly as ``tied_max_probas`` then ``hard_labels``.
+
+    Counts are integers, so ties are exact; one max over ``count * K + (K - 1 - k)`` gives both
+    the largest count and the first class reaching it.
+    """
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    k, n = counts.shape
+    key = counts * k
+    key += np.arange(k - 1, -1, -1, dtype=key.dtype)[:, None]
+    top = key.max(axis=0)
+    first = (k - 1) - top % k
+    tied = counts == (top // k)
+    n_tied = tied.sum(axis=0, dtype=np.int16 if k < 2**15 else np.int64)
+    multi = np.flatnonzero(n_tied > 1)
+    probas = np.zeros((n, k))  # one-hot on the first tied class, then the tied rows
+    probas.reshape(-1)[np.arange(0, n * k, k) + first] = 1.0
+    probas[multi] = tied[:, multi].T / n_tied[multi, None]
+    if tie_break == "random":
+        first = break_ties(tied, n_tied, first, random_state)
+    return probas, first
 
 
 TIE_BREAKS = ("random", "first")
@@ -268,6 +312,12 @@ class MajorityVote(Aggregator):
     def _fit(self, answers: Answers) -> None:
         skills = getattr(self, "_skills_in", None)
         if skills is None:
+            if answers.n_tasks and answers.n_classes:
+                self.probas_, self.labels_ = _majority(
+                    _class_major_votes(answers), self.tie_break, self.random_state
+                )
+                self.skills_ = worker_agreement(answers, self.labels_)
+                return
             scores = vote_table(answers)
         else:
             per_worker = _skills_per_worker(
@@ -365,8 +415,12 @@ class Wawa(_SkillVotePredictor, Aggregator):
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
-        majority = hard_labels(tied_max_probas(vote_table(answers)), self.tie_break,
-                               self.random_state)
+        if answers.n_tasks and answers.n_classes:
+            _, majority = _majority(_class_major_votes(answers), self.tie_break,
+                                    self.random_state)
+        else:
+            majority = hard_labels(tied_max_probas(vote_table(answers)), self.tie_break,
+                                   self.random_state)
         self.skills_ = worker_agreement(answers, majority)
         self.probas_ = vote_frequencies(answers, self.skills_[answers.worker])
         self.labels_ = hard_labels(self.probas_, self.tie_break, self.random_state)
