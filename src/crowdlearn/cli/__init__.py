@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 
 #: sub-command modules, in the order ``crowdlearn --help`` lists them
-COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "fit", "datasets",
-                             "demo")
+COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "fit", "experiment",
+                             "datasets", "demo")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -88,8 +88,8 @@ class CrowdClassifier:
     best_epoch_ : int
     probas_, labels_ :
         The classifier's posterior and hard label for every training task (task order).
-    classes_, n_classes_, n_workers_, answers_, train_tasks_, val_tasks_, device_,
-    fit_seconds_.
+    classes_, n_classes_, n_workers_, input_shape_, answers_, train_tasks_, val_tasks_,
+    device_, fit_seconds_.
     """
 
     def __init__(
@@ -294,7 +294,8 @@ class CrowdClassifier:
             selection = "val_loss" if len(self.val_tasks_) else "last"
 
         seed_everything(self.seed)
-        input_shape = tuple(x.shape[1:])
+        input_shape = tuple(int(d) for d in x.shape[1:])
+        self.input_shape_ = input_shape
         if isinstance(self.backbone, str):
             backbone = make_backbone(self.backbone, input_shape, self.n_classes_,
                                      pretrained=self.pretrained, **(self.backbone_params or {}))
