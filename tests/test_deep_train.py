@@ -153,7 +153,7 @@ def test_geocrowdnet_f_is_finite_with_a_batch_smaller_than_the_classes() -> None
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
     # the volume term is still there: it differs from plain CCEM's loss
     plain = make_head("ccem", n_classes=10, n_workers=2)
-    assert float(loss) > float(plain.loss(logits, batch)) + 1.0
+    assert loss.item() > plain.loss(logits, batch).item() + 1.0
 
 
 def test_batches_gather_each_tasks_answers() -> None:
