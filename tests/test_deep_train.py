@@ -234,3 +234,12 @@ def test_optimizers_and_schedules(problem, optimizer, schedule) -> None:
         assert lrs[0] == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-3)
     else:
         assert lrs[-1] < lrs[0] or schedule == "onecycle"
+
+
+def test_two_stage_ignores_tasks_without_answers() -> None:
+    a = simulate(n_tasks=60, n_classes=2, n_workers=2, p=0.3, seed=0).answers
+    empty = a.answers_per_task() == 0
+    assert empty.any()
+    head = make_head("two-stage", n_classes=2, n_workers=2)
+    head.setup(a, np.arange(a.n_tasks))
+    np.testing.assert_allclose(head.targets.sum(dim=1).numpy(), (~empty).astype(float))

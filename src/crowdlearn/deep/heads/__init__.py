@@ -8,7 +8,7 @@ name               strategy                                                     
 ``conal``          common + individual noise adaptation (Chu, Ma & Wang 2021)     conal
 ``ccem``           coupled cross-entropy minimisation (Ibrahim et al. 2023)       ccem
 ``geocrowdnet-f``  CCEM - lambda logdet(F^T F)                                    ccem
-``geocrowdnet-w``  CCEM + lambda logdet(W^T W)                                    ccem
+``geocrowdnet-w``  CCEM - lambda logdet(W^T W)                                    ccem
 ``tracereg``       CCEM + lambda sum trace(A_m) (Tanno et al. 2019)               ccem
 =================  =============================================================  ==========
 """

@@ -73,11 +73,16 @@ class TwoStage(CrowdHead):
             targets = np.asarray(agg.probas_, dtype=np.float32)
         else:
             targets = np.eye(self.n_classes, dtype=np.float32)[np.asarray(agg.labels_)]
-        self.targets = torch.as_tensor(targets, device=self.targets.device)
+        # a task without answers has no aggregated label (MV would draw one at random, DS give
+        # the prior): it gets no weight, as in the end-to-end heads, which never see it
+        has = (answers.answers_per_task() > 0).astype(np.float32)
+        self.targets = torch.as_tensor(targets * has[:, None], device=self.targets.device)
 
     def nll(self, logits: Tensor, batch: Batch) -> Tensor:
         target = self.targets[batch.tasks]
-        return -(target * F.log_softmax(logits.float(), dim=-1)).sum(dim=1).mean()
+        weight = target.sum(dim=1)  # 1 for tasks with answers, 0 for tasks without
+        loss = -(target * F.log_softmax(logits.float(), dim=-1)).sum(dim=1)
+        return loss.sum() / weight.sum().clamp_min(1.0)
 
     def confusions(self) -> Tensor | None:
         conf = getattr(self.aggregator_, "confusions_", None)
