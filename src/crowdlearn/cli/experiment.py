@@ -195,8 +195,7 @@ def _check(args: argparse.Namespace) -> None:
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of run_experiment that were given on the command line."""
     from ..simulate import parse_param
-    from ._common import parse_params
-    from .fit import _strategy
+    from .fit import _strategy, model_params
 
     opts: dict[str, Any] = {
         "root": args.root, "data": args.data, "limit": args.limit, "size": args.size,
@@ -216,18 +215,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         opts["annotator_params"] = dict(parse_param(x) for x in args.annotator_param)
     if args.strategy is not None or getattr(args, "regularization_type", None) is not None:
         opts["strategy"] = _strategy(args)
-    strategy_params = parse_params(args.param)
-    if args.conn_type is not None:
-        strategy_params["conn_type"] = args.conn_type
-    if args.aggregator is not None:
-        strategy_params["aggregator"] = args.aggregator
-    backbone_params = parse_params(args.backbone_param)
-    if args.hidden is not None:
-        backbone_params["hidden"] = tuple(args.hidden)
-    if args.dropout is not None:
-        backbone_params["dropout"] = args.dropout
-    if args.batch_norm is not None:
-        backbone_params["batch_norm"] = True
+    strategy_params, backbone_params = model_params(args)
     opts["strategy_params"] = strategy_params or None
     opts["backbone_params"] = backbone_params or None
     return {k: v for k, v in opts.items() if v is not None}

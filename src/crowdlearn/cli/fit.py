@@ -372,18 +372,7 @@ def run(args: argparse.Namespace) -> int:
     if args.true_confusions:
         true_conf = load_true_confusions(args.true_confusions, answers)
 
-    strategy_params = parse_params(args.param)
-    if args.conn_type is not None:
-        strategy_params["conn_type"] = args.conn_type
-    if args.aggregator is not None:
-        strategy_params["aggregator"] = args.aggregator
-    backbone_params = parse_params(args.backbone_param)
-    if args.hidden is not None:
-        backbone_params["hidden"] = tuple(args.hidden)
-    if args.dropout is not None:
-        backbone_params["dropout"] = args.dropout
-    if args.batch_norm is not None:
-        backbone_params["batch_norm"] = True
+    strategy_params, backbone_params = model_params(args)
     clf = CrowdClassifier(
         args.backbone, strategy=spec, backbone_params=backbone_params or None,
         strategy_params=strategy_params or None, lam=args.lam, pretrained=args.pretrained,
@@ -447,3 +436,22 @@ def summary_text(s: dict[str, Any], out: Path, seconds: float) -> str:
     rows.append(("output", f"{out} ({', '.join(s['files'])})"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def model_params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The strategy's and the backbone's parameters from ``--param``/``--backbone-param`` and
+    their shortcuts (``--conn-type``, ``--aggregator``, ``--hidden``, ``--dropout``,
+    ``--batch-norm``); shared by ``fit`` and ``experiment``."""
+    strategy_params = parse_params(args.param)
+    if args.conn_type is not None:
+        strategy_params["conn_type"] = args.conn_type
+    if args.aggregator is not None:
+        strategy_params["aggregator"] = args.aggregator
+    backbone_params = parse_params(args.backbone_param)
+    if args.hidden is not None:
+        backbone_params["hidden"] = tuple(args.hidden)
+    if args.dropout is not None:
+        backbone_params["dropout"] = args.dropout
+    if args.batch_norm is not None:
+        backbone_params["batch_norm"] = True
+    return strategy_params, backbone_params

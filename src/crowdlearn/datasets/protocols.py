@@ -301,15 +301,18 @@ def _simulate_annotators(
 
 
 # ---------------------------------------------------------------------------- cifar10
-def _cifar10_images(root: PathLike | None, data: PathLike | None) -> Any:
-    from .images import load_cifar10
+def _installed_images(name: str, root: PathLike | None, data: PathLike | None) -> Any:
+    """The ImageSet of ``data`` (a folder the loader accepts) or of the installed ``name``
+    (``cifar10`` or ``mnist``, read from its ``raw/`` folder)."""
+    from . import images
 
+    loader = {"cifar10": images.load_cifar10, "mnist": images.load_mnist}[name]
     if data is not None:
-        return load_cifar10(data)
+        return loader(data)
     from .installer import load
 
-    _, extras = load("cifar10", root)
-    return load_cifar10(extras.get("raw", extras["path"]))
+    _, extras = load(name, root)
+    return loader(extras.get("raw", extras["path"]))
 
 
 def cifar10_synthetic(
@@ -355,7 +358,7 @@ def cifar10_synthetic(
     """
     from ..deep.augment import cifar10_transform
 
-    images = _cifar10_images(root, data)
+    images = _installed_images("cifar10", root, data)
     rng = _rng(seed, 1)
     tr = _subset(len(images.train_y), limit, rng)
     te = _subset(len(images.test_y), limit, rng)
@@ -582,16 +585,6 @@ def machine_annotators(
     return labels, names
 
 
-def _mnist_images(root: PathLike | None, data: PathLike | None) -> Any:
-    from .images import load_mnist
-
-    if data is not None:
-        return load_mnist(data)
-    from .installer import load
-
-    _, extras = load("mnist", root)
-    return load_mnist(extras.get("raw", extras["path"]))
-
 
 def mnist_machine(
     *,
@@ -630,7 +623,7 @@ def mnist_machine(
     """
     from ..deep.augment import mnist_transform
 
-    images = _mnist_images(root, data)
+    images = _installed_images("mnist", root, data)
     m = 15 if n_workers is None else int(n_workers)
     if m < 1:
         raise CrowdlearnError(f"the number of annotators must be at least 1, got {m}")
