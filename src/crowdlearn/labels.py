@@ -160,6 +160,31 @@ def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pd.factorize(values, sort=True)
 
 
+def match_ids(
+    values: Any,
+    known: np.ndarray,
+    *,
+    source: str | None = None,
+    field: str = "task",
+    locate: Locator | None = None,
+) -> np.ndarray:
+    """Position of each raw id in ``known``, ``-1`` where it is absent.
+
+    Integer-like text and integers match each other (``"12"`` finds task ``12``), because JSON
+    keys are always text while CSV ids are often integers; ``"012"`` does not find ``12``.
+    """
+    arr = as_column(values)
+    check_missing(arr, source=source, field=field, locate=locate)
+    ints = _integral(arr, source=source, field=field, locate=locate) if arr.dtype.kind in "iufO" \
+        else None
+    arr = ints if ints is not None else arr.astype(str).astype(object)
+    index = pd.Index(known)
+    if (ints is None) != (known.dtype.kind not in "iu"):
+        index = pd.Index(known.astype(str).astype(object))
+        arr = arr.astype(str).astype(object)
+    return index.get_indexer(arr)
+
+
 def lookup_ids(
     values: Any,
     known: np.ndarray,
@@ -174,16 +199,7 @@ def lookup_ids(
     Integer-like text and integers match each other (``"12"`` finds task ``12``), because JSON
     keys are always text while CSV ids are often integers.
     """
-    arr = as_column(values)
-    check_missing(arr, source=source, field=field, locate=locate)
-    ints = _integral(arr, source=source, field=field, locate=locate) if arr.dtype.kind in "iufO" \
-        else None
-    arr = ints if ints is not None else arr.astype(str).astype(object)
-    index = pd.Index(known)
-    if (ints is None) != (known.dtype.kind not in "iu"):
-        index = pd.Index(known.astype(str).astype(object))
-        arr = arr.astype(str).astype(object)
-    codes = index.get_indexer(arr)
+    codes = match_ids(values, known, source=source, field=field, locate=locate)
     bad = codes < 0
     if bad.any():
         i = int(np.argmax(bad))

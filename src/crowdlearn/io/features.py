@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import DataError
-from ..labels import Locator, as_column, encode_ids, row_locator
+from ..labels import Locator, as_column, encode_ids, match_ids, row_locator
 from ._common import PathLike, TableFile, by_distinct, require_file, require_nonempty, source_name
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class Features:
                     source=self.source, field=self.id_col,
                 )
             return replace(self, task_ids=wanted, positional=False)
-        rows = _match_ids(wanted, self.task_ids)
+        rows = match_ids(wanted, self.task_ids)
         missing = rows < 0
         if missing.any():
             ids = wanted[missing]
@@ -539,20 +539,6 @@ def _wanted_ids(task_ids: Any) -> np.ndarray:
     arr = as_column(task_ids)
     codes, uniq = encode_ids(arr, source="task ids", field="task")
     return uniq[codes]
-
-
-def _match_ids(wanted: np.ndarray, have: np.ndarray) -> np.ndarray:
-    """Row of each wanted id in ``have`` (``-1`` when absent); both normalised by ``encode_ids``.
-
-    The rule of :func:`crowdlearn.labels.lookup_ids` (used by the truth readers): integer ids
-    and text ids are compared as text, so ``3`` finds ``"3"`` but not ``"003"``.
-    """
-    import pandas as pd
-
-    if (wanted.dtype.kind in "iu") != (have.dtype.kind in "iu"):
-        wanted = wanted.astype(str).astype(object)
-        have = have.astype(str).astype(object)
-    return pd.Index(have).get_indexer(wanted)
 
 
 def _show(value: Any) -> str:
