@@ -202,14 +202,9 @@ class CrowdClassifier:
             X = X.loc[task_ids].to_numpy()
         elif hasattr(X, "to_numpy"):
             X = X.to_numpy()
-        try:
-            import torch
+        import torch
 
-            if isinstance(X, torch.Tensor):
-                return X
-        except ImportError:  # pragma: no cover
-            pass
-        return np.asarray(X)
+        return X if isinstance(X, torch.Tensor) else np.asarray(X)
 
     def _standardize(self, x: Any) -> Any:
         if getattr(self, "mean_", None) is None:

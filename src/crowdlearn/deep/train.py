@@ -105,15 +105,13 @@ class TrainResult:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def seed_everything(seed: int | None) -> torch.Generator:
-    """Seed torch (CPU and CUDA) and return a CPU generator for the batch order."""
-    gen = torch.Generator()
-    if seed is None:
-        gen.seed()
-    else:
+def seed_everything(seed: int | None) -> None:
+    """Seed torch's global generators (CPU and CUDA) for the initial weights; ``None``: no-op.
+
+    The batch order has its own generator, seeded by :func:`train`'s ``seed``.
+    """
+    if seed is not None:
         torch.manual_seed(int(seed))
-        gen.manual_seed(int(seed))
-    return gen
 
 
 def _make_optimizer(model: CrowdModel, cfg: TrainConfig) -> torch.optim.Optimizer:
