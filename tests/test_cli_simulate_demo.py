@@ -180,3 +180,18 @@ def test_simulate_bad_features(tmp_path: Path, capsys: pytest.CaptureFixture[str
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
         assert not out.exists()
+
+
+def test_simulate_csv_leaves_out_tasks_without_answers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sparse"
+    rc = main(["simulate", "-o", str(out), "--n-tasks", "50", "--n-workers", "5", "--p", "0.1",
+               "--format", "csv", "--seed", "0"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    answers = read(out / "answers.csv")  # readable: the truth names only answered tasks
+    empty = 50 - answers.n_tasks
+    assert empty > 0 and f"{empty} task(s) received no answer" in printed
+    assert (answers.answers_per_task() > 0).all() and answers.has_truth
+    truth = pd.read_csv(out / "answers.truth.csv")
+    assert len(truth) == answers.n_tasks

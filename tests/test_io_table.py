@@ -306,3 +306,10 @@ def test_large_text_table_matches_pandas_sorted_factorize(tmp_path: Path) -> Non
     assert a.task_ids.tolist() == sorted(frame["task"].tolist())
     assert a.to_frame().set_index("task")["label"].to_dict() == \
         frame.set_index("task")["label"].to_dict()
+
+
+def test_tasks_without_answers_cannot_be_written_as_a_table(tmp_path: Path) -> None:
+    answers = Answers.from_arrays([0, 1, 2], [0, 1, 0], [1, 0, 1]).select_workers([0])
+    with pytest.raises(DataError, match="1 of 3 tasks have no answers"):
+        write_table(answers, tmp_path / "a.csv")
+    assert not (tmp_path / "a.csv").exists()

@@ -155,6 +155,10 @@ def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
     answers read back may list fewer workers than the file has matrices (``crowdlearn fit
     --true-confusions`` matches them by id).
 
+    In the csv format, tasks that received no answer (possible with ``--p``) are left out of
+    ``answers.csv`` and ``answers.truth.csv``: a table has no row to name them by (the peerannot
+    format keeps them); the command says how many.
+
     ``features`` (tasks x DIM, task order), when given, is written as ``features.csv`` with
     columns ``task, f0 .. f{DIM-1}``, every task included.
     """
@@ -174,6 +178,9 @@ def write_crowd(crowd: SimulatedCrowd, out: Path, *, fmt: str = "peerannot",
     with atomic_dir(out) as tmp:
         answers = crowd.answers
         if fmt == "csv":
+            answered = np.flatnonzero(answers.answers_per_task() > 0)
+            if len(answered) < answers.n_tasks:  # a table cannot name a task without answers
+                answers = answers.select_tasks(answered, keep_all_workers=True)
             write(answers, tmp / "answers.csv", format="csv")
         else:
             write(answers, tmp, format=fmt)
@@ -261,5 +268,10 @@ def run(args: argparse.Namespace) -> int:
                         features=features)
     if not args.quiet:
         print(summary_text(crowd))
+        empty = int((crowd.answers.answers_per_task() == 0).sum())
+        if empty and args.format == "csv":
+            print(f"{empty} task(s) received no answer: left out of answers.csv and "
+                  "answers.truth.csv (a table cannot hold a task without answers; "
+                  "--format peerannot keeps them).")
         print(f"Wrote {', '.join(files)} to {out}.")
     return 0

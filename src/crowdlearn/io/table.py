@@ -209,6 +209,11 @@ def write_table(
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    DataError
+        When some task has no answers (a table has no row to name it by; nothing is written).
     """
     path = Path(path)
     if format not in (None, *TABLE_FORMATS):
@@ -217,6 +222,12 @@ def write_table(
                      else "tsv" if path.suffix.lower() == ".tsv" else "csv")
     if path.is_dir():
         raise DataError("is a folder, expected a file name", source=source_name(path))
+    empty = int((answers.answers_per_task() == 0).sum())
+    if empty:
+        raise DataError(
+            f"{empty} of {answers.n_tasks} tasks have no answers, which a task/worker/label table "
+            "cannot hold; drop them first (Answers.select_tasks) or write the peerannot format",
+            source=source_name(path))
     frame = answers.to_frame()
     if task_col != "task":
         frame = frame.rename(columns={"task": task_col})
