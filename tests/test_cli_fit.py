@@ -168,6 +168,7 @@ def test_feature_sources(sim: Path, tmp_path: Path, kind: str) -> None:
     (["-s", "crowdlayer[nope=1]"], "has no parameter nope"),
     (["--regularization_type", "F", "-s", "crowdlayer"], "--regularization_type F means"),
     (["--val-fraction", "1.5"], "--val-fraction"),
+    (["--patience", "3", "--val-fraction", "0"], "patience needs a selection score"),
 ])
 def test_bad_options_are_one_line_errors(sim: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str],
@@ -341,3 +342,12 @@ def test_help_has_example_and_imports_no_torch() -> None:
     assert "Example:" in out and "--true-confusions" in out
     assert out.strip().splitlines()[-1] == "NONE"
 
+
+
+def test_patience_stops_training_early(sim: Path, tmp_path: Path, one_thread: None) -> None:
+    out = tmp_path / "early"
+    assert _fit(sim, out, "--n-epochs", "200", "--lr", "0.05", "--patience", "2", "--quiet") == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["n_epochs"] < 200 and len(res["val_loss"]) == res["n_epochs"]
+    assert res["best_epoch"] == int(np.argmin(res["val_loss"])) + 1
+    assert res["n_epochs"] - res["best_epoch"] == 2

@@ -65,11 +65,12 @@ def _fit(strategy: str, problem, **kw) -> CrowdClassifier:
 def test_every_strategy_is_registered() -> None:
     names = available_heads()
     for name in ("two-stage", "crowdlayer", "conal", "ccem", "geocrowdnet-f", "geocrowdnet-w",
-                 "tracereg"):
+                 "tracereg", "raykar"):
         assert name in names
 
 
-@pytest.mark.parametrize("strategy", ["ccem", "geocrowdnet-w", "tracereg", "crowdlayer"])
+@pytest.mark.parametrize("strategy", ["ccem", "geocrowdnet-w", "tracereg", "crowdlayer",
+                                      "raykar"])
 def test_training_loss_decreases(problem, strategy) -> None:
     clf = _fit(strategy, problem, n_epochs=20)
     loss = clf.history_["train_loss"]
@@ -174,6 +175,27 @@ def test_selection_keeps_the_best_validation_epoch(problem) -> None:
     assert len(clf.val_tasks_) == 120 and len(clf.train_tasks_) == 480
     last = _fit("ccem", problem, n_epochs=4, val_fraction=0.0)
     assert last.best_epoch_ == 4 and "val_loss" not in last.history_
+
+
+def test_patience_stops_early_and_keeps_the_best_epoch(problem) -> None:
+    full = _fit("ccem", problem, n_epochs=60, val_fraction=0.2, lr=5e-2)
+    val = np.asarray(full.history_["val_loss"])
+    best = int(np.argmin(val)) + 1
+    patience = 3
+    # where the same run must stop: the first epoch `patience` epochs after its running best
+    running = np.minimum.accumulate(val)
+    since = [e - int(np.flatnonzero(val[:e] == running[e - 1])[0]) - 1 for e in range(1, 61)]
+    stop = next((e for e in range(1, 61) if since[e - 1] >= patience), 60)
+    early = _fit("ccem", problem, n_epochs=60, val_fraction=0.2, lr=5e-2, patience=patience)
+    assert stop < 60  # the check below is about a run that did stop early
+    assert early.stopped_epoch_ == stop == len(early.history_["val_loss"])
+    assert early.history_["val_loss"] == full.history_["val_loss"][:stop]  # same run, cut
+    assert early.best_epoch_ == int(np.argmin(val[:stop])) + 1 <= best
+    assert full.stopped_epoch_ == 60
+    with pytest.raises(CrowdlearnError, match="patience needs a selection score"):
+        _fit("ccem", problem, n_epochs=2, val_fraction=0.0, patience=2)
+    with pytest.raises(CrowdlearnError, match="patience must be at least 1"):
+        _fit("ccem", problem, n_epochs=2, patience=0)
 
 
 def test_val_accuracy_selection_needs_truth(problem) -> None:

@@ -170,6 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model selection: auto (val_loss with a validation split, else last), "
                    "val_loss, val_accuracy (uses the truth of validation tasks, --truth) or "
                    "last")
+    g.add_argument("--patience", type=int, default=None, metavar="N",
+                   help="early stopping: stop once the selection score has not improved for N "
+                   "epochs (default: train every epoch)")
 
     g = p.add_argument_group("output")
     g.add_argument("--plot-confusion-matrices", action="store_true",
@@ -380,8 +383,8 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
         head_lr=args.head_lr, schedule=args.schedule, milestones=tuple(args.milestones or ()),
         gamma=args.gamma, amp=args.amp, val_fraction=args.val_fraction,
-        selection=args.selection, device=args.accelerator, seed=args.seed,
-        verbose=not (args.no_progress or args.quiet),
+        selection=args.selection, patience=args.patience, device=args.accelerator,
+        seed=args.seed, verbose=not (args.no_progress or args.quiet),
     )
     import torch
 

@@ -64,6 +64,9 @@ class CrowdClassifier:
         ``"auto"`` (validation loss when there is a validation split, else the last epoch),
         ``"val_loss"``, ``"val_accuracy"`` (uses the truth of the validation tasks: only when you
         ask for it) or ``"last"``.
+    patience:
+        Stop training once the selection score has not improved for this many epochs (early
+        stopping; the best epoch's weights are kept as always). ``None``: train ``n_epochs``.
     standardize:
         Standardise feature vectors with the training items' mean and standard deviation
         (``"auto"``: for 2-d float inputs).
@@ -85,7 +88,8 @@ class CrowdClassifier:
         (workers x classes x classes) estimated annotator confusions, rows = true class.
     history_ : dict
         Per-epoch ``train_loss``, ``val_loss``, ``val_accuracy``, ``test_accuracy`` and ``lr``.
-    best_epoch_ : int
+    best_epoch_, stopped_epoch_ : int
+        The selected epoch and the last epoch trained (before ``n_epochs`` with ``patience``).
     probas_, labels_ :
         The classifier's posterior and hard label for every training task (task order).
     classes_, n_classes_, n_workers_, input_shape_, answers_, train_tasks_, val_tasks_,
@@ -116,6 +120,7 @@ class CrowdClassifier:
         amp: bool = True,
         val_fraction: float = 0.1,
         selection: str = "auto",
+        patience: int | None = None,
         standardize: bool | str = "auto",
         transform: Any = None,
         device: Any = "auto",
@@ -143,6 +148,7 @@ class CrowdClassifier:
         self.amp = amp
         self.val_fraction = val_fraction
         self.selection = selection
+        self.patience = patience
         self.standardize = standardize
         self.transform = transform
         self.device = device
@@ -153,8 +159,8 @@ class CrowdClassifier:
     _PARAMS = ("backbone", "strategy", "backbone_params", "strategy_params", "lam",
                "pretrained", "n_epochs", "batch_size", "optimizer", "lr", "momentum",
                "weight_decay", "head_lr", "head_weight_decay", "schedule", "milestones", "gamma",
-               "grad_clip", "amp", "val_fraction", "selection", "standardize", "transform",
-               "device", "seed", "verbose")
+               "grad_clip", "amp", "val_fraction", "selection", "patience", "standardize",
+               "transform", "device", "seed", "verbose")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -178,7 +184,8 @@ class CrowdClassifier:
             lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
             head_lr=self.head_lr, head_weight_decay=self.head_weight_decay,
             schedule=self.schedule, milestones=tuple(self.milestones or ()), gamma=self.gamma,
-            amp=self.amp, grad_clip=self.grad_clip, selection=selection, verbose=self.verbose)
+            amp=self.amp, grad_clip=self.grad_clip, selection=selection,
+            patience=self.patience, verbose=self.verbose)
 
     def _head_spec(self) -> tuple[str, dict[str, Any]]:
         from ..aggregate.base import parse_strategy_spec
@@ -325,6 +332,7 @@ class CrowdClassifier:
         self.head_ = model.head
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        self.stopped_epoch_ = result.stopped_epoch
         self.best_score_ = result.best_score
         self.selection_ = selection
         self.train_result_ = result

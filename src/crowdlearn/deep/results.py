@@ -266,6 +266,7 @@ def load_model(path: str | os.PathLike[str], *, backbone: Any = None, device: An
     clf.best_epoch_ = int(ckpt["best_epoch"])
     clf.selection_ = ckpt["selection"]
     clf.history_ = dict(ckpt["history"])
+    clf.stopped_epoch_ = len(clf.history_.get("epoch", []))
     return clf
 
 

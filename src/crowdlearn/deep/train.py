@@ -11,8 +11,9 @@ that turns them into annotator answer distributions) on :class:`~crowdlearn.deep
 * after every epoch: validation loss (the head's data term on the validation tasks' answers), and
   when the truth is known and asked for, validation accuracy; test accuracy when a test set is
   given (reported only, never used for selection);
-* model selection keeps the weights of the best epoch (``selection``), optional checkpoints
-  (``last.pth`` every epoch, ``best.pth``), a progress bar with the loss and accuracies.
+* model selection keeps the weights of the best epoch (``selection``); with ``patience``, training
+  stops early once the selection score has not improved for that many epochs; optional
+  checkpoints (``last.pth`` every epoch, ``best.pth``), a progress bar with the loss and accuracies.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class TrainConfig:
     amp: bool = True
     grad_clip: float | None = None
     selection: str = "val_loss"
+    patience: int | None = None
     eval_batch_size: int = 1024
     verbose: bool = True
 
@@ -92,14 +94,25 @@ class TrainConfig:
             raise CrowdlearnError("n_epochs and batch_size must be at least 1")
         if not self.lr > 0:
             raise CrowdlearnError(f"lr must be positive, got {self.lr}")
+        if self.patience is not None:
+            if self.patience < 1:
+                raise CrowdlearnError(f"patience must be at least 1, got {self.patience}")
+            if self.selection == "last":
+                raise CrowdlearnError("patience needs a selection score (val_loss or "
+                                      "val_accuracy), not selection 'last'")
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns. ``history`` maps a metric name to one value per epoch."""
+    """What :func:`train` returns. ``history`` maps a metric name to one value per epoch.
+
+    ``stopped_epoch`` is the last epoch trained (``n_epochs`` unless ``patience`` stopped
+    training early).
+    """
 
     history: dict[str, list[float]] = field(default_factory=dict)
     best_epoch: int = 0
+    stopped_epoch: int = 0
     best_score: float = math.nan
     seconds: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
@@ -340,6 +353,8 @@ def train(
             if bar is not None:
                 bar.set_postfix(postfix)
                 bar.update(1)
+            if cfg.patience is not None and epoch - best_epoch >= cfg.patience:
+                break
     finally:
         if bar is not None:
             bar.close()
@@ -353,6 +368,7 @@ def train(
     elif selection == "last":
         best_score = math.nan
     return TrainResult(history=history, best_epoch=best_epoch, best_score=best_score,
+                       stopped_epoch=len(history["epoch"]),
                        seconds=time.perf_counter() - start, config=asdict(cfg))
 
 

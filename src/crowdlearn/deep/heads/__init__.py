@@ -10,6 +10,7 @@ name               strategy                                                     
 ``geocrowdnet-f``  CCEM - lambda logdet(F^T F)                                    ccem
 ``geocrowdnet-w``  CCEM - lambda logdet(W^T W)                                    ccem
 ``tracereg``       CCEM + lambda sum trace(A_m) (Tanno et al. 2019)               ccem
+``raykar``         joint likelihood of each item's answers (Raykar et al. 2010)   raykar
 =================  =============================================================  ==========
 """
 
@@ -20,8 +21,9 @@ from .twostage import TwoStage
 from .crowdlayer import CrowdLayer
 from .conal import CoNAL
 from .ccem import CCEM, GeoCrowdNetF, GeoCrowdNetW, TraceReg
+from .raykar import Raykar
 
 __all__ = [
-    "CCEM", "CoNAL", "CrowdHead", "CrowdLayer", "GeoCrowdNetF", "GeoCrowdNetW", "TraceReg",
-    "TwoStage", "available_heads", "get_head_class", "make_head", "register_head",
+    "CCEM", "CoNAL", "CrowdHead", "CrowdLayer", "GeoCrowdNetF", "GeoCrowdNetW", "Raykar",
+    "TraceReg", "TwoStage", "available_heads", "get_head_class", "make_head", "register_head",
 ]
