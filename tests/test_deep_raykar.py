@@ -131,3 +131,10 @@ def test_finds_the_one_good_annotator_among_spammers() -> None:
     assert np.mean(clf.labels_ == y) > 0.9
     diag = clf.confusions_.diagonal(axis1=1, axis2=2).mean(axis=1)
     assert diag[0] > 0.75 and (diag[1:] < 0.45).all()
+
+
+def test_cli_help_lists_every_strategy() -> None:
+    from crowdlearn.cli.fit import STRATEGIES
+    from crowdlearn.deep.heads import available_heads
+
+    assert STRATEGIES.split(", ") == available_heads()

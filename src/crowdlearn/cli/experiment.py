@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import add_command
-from .fit import _alias
+from .fit import STRATEGIES, _alias
 
 #: the protocols (:data:`crowdlearn.datasets.protocols.PROTOCOLS`; not imported here, so that
 #: ``crowdlearn --help`` stays light)
@@ -56,8 +56,8 @@ def _fit_parser() -> argparse.ArgumentParser:
 
 #: help texts that differ here (the copied actions are this parser's own)
 _HELP = {
-    "strategy": "end-to-end strategy, optionally name[key=value,...] (two-stage, crowdlayer, "
-    "conal, ccem, geocrowdnet-f, geocrowdnet-w, tracereg; default: the protocol's)",
+    "strategy": f"end-to-end strategy, optionally name[key=value,...] ({STRATEGIES}; default: "
+    "the protocol's)",
     "backbone": "classifier: mlp, lenet, resnet9, resnet18, resnet34 or "
     "torchvision.models.NAME (default: the protocol's)",
     "milestones": "multistep: epochs where the learning rate is multiplied by --lr-decay",

@@ -29,7 +29,9 @@ crowdlearn simulate -o sim/ --n-classes 4 --n-workers 10 --features 16 --seed 0
 crowdlearn fit sim/ --features sim/features.csv --true-confusions sim/confusions.npy \\
     -s "crowdlayer[conn_type=MW]" --plot-confusion-matrices -o out/sim"""
 
-STRATEGIES = "two-stage, crowdlayer, conal, ccem, geocrowdnet-f, geocrowdnet-w, tracereg"
+#: the end-to-end strategies, for --help without importing torch (a test keeps it in sync)
+STRATEGIES = ("two-stage, crowdlayer, conal, ccem, geocrowdnet-f, geocrowdnet-w, tracereg, "
+              "raykar")
 DEFAULT_STRATEGY = "geocrowdnet-w"
 SELECTIONS = ("auto", "val_loss", "val_accuracy", "last")
 

@@ -2,7 +2,8 @@
 
 * :class:`CrowdClassifier` — scikit-learn-style estimator over every strategy;
 * :mod:`.backbones` — MLP, LeNet, ResNet-9/18/34, torchvision models by name;
-* :mod:`.heads` — two-stage, crowd layer, CoNAL, CCEM, GeoCrowdNet(F/W), TraceReg;
+* :mod:`.heads` — two-stage, crowd layer, CoNAL, CCEM, GeoCrowdNet(F/W), TraceReg,
+  Raykar (joint likelihood, deep Dawid-Skene);
 * :mod:`.train` — the one training loop; :mod:`.data` — device tensors batched by task.
 """
 

@@ -36,8 +36,9 @@ class CrowdClassifier:
 
     One estimator for every end-to-end strategy of :mod:`crowdlearn.deep.heads` — the crowd layer
     (Rodrigues & Pereira, AAAI 2018), CoNAL (Chu, Ma & Wang, AAAI 2021), CCEM, GeoCrowdNet(F)
-    and GeoCrowdNet(W) (Ibrahim, Nguyen & Fu, ICLR 2023), TraceReg (Tanno et al., CVPR 2019) —
-    and for two-stage training on labels aggregated by any :mod:`crowdlearn.aggregate` strategy.
+    and GeoCrowdNet(W) (Ibrahim, Nguyen & Fu, ICLR 2023), TraceReg (Tanno et al., CVPR 2019),
+    Raykar's joint likelihood (Raykar et al., JMLR 2010) — and for two-stage training on labels
+    aggregated by any :mod:`crowdlearn.aggregate` strategy.
 
     Parameters
     ----------
