@@ -510,6 +510,19 @@ def _download_urls(rf: RemoteFile, cache: Path, known: str | None, errors: list[
 
 
 # ---------------------------------------------------------------------------------- verify
+#: how the messages name the registry's checksums (keys: RemoteFile and file_hashes fields)
+_HASH_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+
+
+def _check_hash(rf: RemoteFile, hashes: dict[str, str], origin: str, algorithm: str) -> None:
+    """Raise :class:`ChecksumError` unless the file's ``algorithm`` hash is the registry's."""
+    expected, got = getattr(rf, algorithm), hashes[algorithm]
+    if got != expected:
+        raise ChecksumError(
+            f"{origin}: {_HASH_NAMES[algorithm]} mismatch for {rf.fname}: expected {expected}, "
+            f"got {got} (a different or corrupted file; --no-verify accepts it deliberately)")
+
+
 def _verify(rf: RemoteFile, path: Path, origin: str, *, verify: bool, log: Log,
             downloaded: bool) -> dict[str, Any]:
     hashes = file_hashes(path)
@@ -526,20 +539,12 @@ def _verify(rf: RemoteFile, path: Path, origin: str, *, verify: bool, log: Log,
             log(f"note: {rf.fname} not verified (--no-verify): sha256 {hashes['sha256']}")
         return info
     if rf.sha256:
-        if hashes["sha256"] != rf.sha256:
-            raise ChecksumError(
-                f"{origin}: SHA-256 mismatch for {rf.fname}: expected {rf.sha256}, got "
-                f"{hashes['sha256']} (a different or corrupted file; --no-verify accepts it "
-                f"deliberately)")
+        _check_hash(rf, hashes, origin, "sha256")
         info["verified"] = "sha256"
         log(f"{rf.fname}: SHA-256 verified")
         return info
     if rf.md5:
-        if hashes["md5"] != rf.md5:
-            raise ChecksumError(
-                f"{origin}: MD5 mismatch for {rf.fname}: expected {rf.md5}, got "
-                f"{hashes['md5']} (a different or corrupted file; --no-verify accepts it "
-                f"deliberately)")
+        _check_hash(rf, hashes, origin, "md5")
         info["verified"] = "md5 (publisher's checksum; no SHA-256 in the registry yet)"
         log(f"note: {rf.fname}: MD5 verified; the registry has no SHA-256 yet: sha256 "
             f"{hashes['sha256']}")
