@@ -79,11 +79,15 @@ ROWS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("geocrowdnet-f", "geocrowdnet-f", "geocrowdnet-f", {}),
     ("geocrowdnet-w", "geocrowdnet-w", "geocrowdnet-w", {}),
     ("tracereg", "tracereg", "tracereg", {}),
+    ("raykar", "raykar (joint likelihood, deep DS)", "raykar", {}),
 ]
 ROW_KEYS = [r[0] for r in ROWS]
 TWO_STAGE = {"mv-hard", "mv-soft", "naivesoft", "ds"}
 LAM_ROWS = {"geocrowdnet-f", "geocrowdnet-w", "tracereg"}
-CCEM_ROWS = {"ccem"} | LAM_ROWS
+PRIOR_ROWS = {"raykar"}
+CONAL_ROWS = {"conal"}
+
+CCEM_ROWS = {"ccem", "raykar"} | LAM_ROWS
 
 # ---------------------------------------------------------------------------- the search
 #: Rows whose mean criterion drives stage 1 (one per family: two-stage, crowd layer, CCEM).
@@ -105,6 +109,17 @@ TUNE_AXES: list[tuple[str, list[Any]]] = [
 HEAD_LR_VALUES = [None, 3e-3, 1e-2, 3e-2]
 INIT_SCALE_VALUES = [1.0, 3.0, 6.0]
 LAM_VALUES = [0.001, 0.01, 0.1]
+PRIOR_VALUES = [0.0, 0.5, 1.0, 2.0]
+#: CoNAL's own settings: the regulariser's scale (1e-5 in the official code) and the size of the
+#: auxiliary network's embeddings (20 there)
+CONAL_SCALE_VALUES = [0.0, 1e-5, 1e-3, 1e-2]
+CONAL_EMBEDDING_VALUES = [8, 20, 64]
+#: per-row training length (None: SHARED's), for rows whose selected epoch is the last one
+EPOCH_VALUES = [None, 500, 1000]
+#: ensemble size (1: a single model; ``members`` > 1: the mean probability of that many models
+#: with their own seeds). Tried for geocrowdnet-f and conal: no gain in the cross-validation
+#: (see benchmarks/README.md), so no table row is an ensemble.
+MEMBER_VALUES = [1, 5]
 
 TARGET_BEST = 72.0  # best crowd row, mean test accuracy in %
 TARGET_W_OVER_MV = 5.0  # geocrowdnet-w minus two-stage MV (hard), points
@@ -163,14 +178,39 @@ def _warm_up() -> None:
 
 
 # ============================================================================ fitting
+class Ensemble:
+    """``members`` classifiers with seeds ``1000 * seed + j``; predicts their mean probability."""
+
+    def __init__(self, make, seed: int, members: int) -> None:
+        self.models = [make(1000 * seed + j) for j in range(members)]
+
+    def fit(self, X, answers) -> Ensemble:
+        for m in self.models:
+            m.fit(X, answers)
+        self.best_epoch_ = float(np.mean([m.best_epoch_ for m in self.models]))
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.mean([m.predict_proba(X) for m in self.models], axis=0)
+
+    def score(self, X, y) -> float:
+        return float(np.mean(self.predict_proba(X).argmax(axis=1) == np.asarray(y)))
+
+
 def make_classifier(key: str, config: dict[str, Any], per_row: dict[str, Any], seed: int):
-    """The row's CrowdClassifier under the shared ``config`` and its own ``per_row`` settings."""
+    """The row's CrowdClassifier under the shared ``config`` and its own ``per_row`` settings
+    (an :class:`Ensemble` of them when ``per_row`` has ``members`` > 1)."""
     from crowdlearn.deep import CrowdClassifier
 
+    per_row = dict(per_row)
+    members = int(per_row.pop("members", 1))
+    if members > 1:
+        return Ensemble(lambda s: make_classifier(key, config, per_row, s), seed, members)
     _, _, strategy, sparams = next(r for r in ROWS if r[0] == key)
     cfg = dict(config)
     backbone_params = {k: cfg.pop(k) for k in ("hidden", "dropout", "batch_norm")}
     row = dict(per_row)
+    cfg.update({k: row.pop(k) for k in ("n_epochs", "patience") if k in row})
     lam = row.pop("lam", None)
     head_lr = row.pop("head_lr", None)
     return CrowdClassifier(
@@ -187,7 +227,7 @@ def _test_job(job: dict[str, Any]) -> dict[str, Any]:
     clf.fit(_DATA["X"], answers)
     seconds = time.perf_counter() - t0
     return {"key": key, "seed": seed, "accuracy": clf.score(_DATA["X_test"], _DATA["y_test"]),
-            "best_epoch": int(clf.best_epoch_), "seconds": seconds}
+            "best_epoch": float(clf.best_epoch_), "seconds": seconds}
 
 
 def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
@@ -233,7 +273,7 @@ def _cv_job(job: dict[str, Any]) -> dict[str, Any]:
     clf.fit(X[train], a_train)
     seconds = time.perf_counter() - t0
     pred = clf.predict_proba(X[held]).argmax(axis=1)
-    return {**held_out_scores(a_train, a_held, pred), "best_epoch": int(clf.best_epoch_),
+    return {**held_out_scores(a_train, a_held, pred), "best_epoch": float(clf.best_epoch_),
             "seconds": seconds}
 
 
@@ -277,7 +317,8 @@ def _paired(cand: list[float], base: list[float]) -> tuple[float, float]:
     return float(d.mean()), se
 
 
-HEAD_DEFAULTS = {"head_lr": None, "init_scale": 6.0, "lam": 0.01}
+HEAD_DEFAULTS = {"head_lr": None, "init_scale": 6.0, "lam": 0.01, "prior": 0.0,
+                 "n_epochs": None, "members": 1, "scale": 1e-5, "embedding_dim_aux": 20}
 
 
 def with_param(per_row: dict[str, Any], param: str, value: Any) -> dict[str, Any]:
@@ -352,15 +393,28 @@ def tune(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 break
         print(f"Stage 1 chose: {chosen}\n")
 
-        per_row: dict[str, dict[str, Any]] = {}
+        # --tune-params: tune only those, starting from the current PER_ROW
+        per_row: dict[str, dict[str, Any]] = (
+            {k: dict(v) for k, v in PER_ROW.items()} if args.tune_params else {})
         seeds2 = (0, 1)
         rows = [k for k in ROW_KEYS if k != "gold" and k not in TWO_STAGE
                 and (not args.tune_rows or k in args.tune_rows)]
         print("Stage 2: per-row settings (2 seeds x folds)")
-        for param, values, which in (("head_lr", HEAD_LR_VALUES, rows),
-                                     ("init_scale", INIT_SCALE_VALUES,
-                                      [k for k in rows if k in CCEM_ROWS]),
-                                     ("lam", LAM_VALUES, [k for k in rows if k in LAM_ROWS])):
+        stage2 = (("head_lr", HEAD_LR_VALUES, rows),
+                  ("init_scale", INIT_SCALE_VALUES, [k for k in rows if k in CCEM_ROWS]),
+                  ("lam", LAM_VALUES, [k for k in rows if k in LAM_ROWS]),
+                  ("prior", PRIOR_VALUES, [k for k in rows if k in PRIOR_ROWS]),
+                  ("scale", CONAL_SCALE_VALUES, [k for k in rows if k in CONAL_ROWS]),
+                  ("embedding_dim_aux", CONAL_EMBEDDING_VALUES,
+                   [k for k in rows if k in CONAL_ROWS]),
+                  ("n_epochs", EPOCH_VALUES, rows),
+                  ("members", MEMBER_VALUES, rows))
+        for param, values, which in stage2:
+            if args.tune_params and param not in args.tune_params:
+                continue
+            if not args.tune_params and param in ("n_epochs", "members", "scale",
+                                                  "embedding_dim_aux"):
+                continue  # only on request
             reqs = [(k, chosen, with_param(per_row.get(k, {}), param, v), seeds2)
                     for k in which for v in values]
             reqs += [(k, chosen, per_row.get(k, {}), seeds2) for k in which]
@@ -402,7 +456,8 @@ def run_table(args: argparse.Namespace, folder: Path, keys: list[str]) -> dict[s
         config["n_epochs"] = args.epochs
     jobs = [{"key": k, "seed": s, "config": config, "per_row": PER_ROW.get(k, {})}
             for s in range(args.seeds) for k in keys]
-    slow = {"conal": 0, "geocrowdnet-w": 1, "tracereg": 2, "geocrowdnet-f": 3, "ccem": 4}
+    slow = {"conal": 0, "geocrowdnet-w": 1, "raykar": 2, "tracereg": 3, "geocrowdnet-f": 4,
+            "ccem": 5}
     jobs.sort(key=lambda j: (slow.get(j["key"], 9), j["seed"]))  # slow fits first
     ctx = mp.get_context("spawn")
     started = time.perf_counter()
@@ -485,6 +540,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="keep SHARED and tune only the per-row settings (stage 2)")
     p.add_argument("--tune-rows", nargs="+", default=None, metavar="ROW",
                    help="rows tuned in stage 2 (default: every end-to-end row)")
+    p.add_argument("--tune-params", nargs="+", default=None, metavar="PARAM",
+                   help="stage 2 tunes only these (head_lr, init_scale, lam, prior, scale, "
+                   "embedding_dim_aux, n_epochs, members), "
+                   "starting from the script's PER_ROW")
     p.add_argument("--data", default=os.environ.get("CROWDLEARN_DATA"),
                    help="data root holding music/ (default: $CROWDLEARN_DATA)")
     p.add_argument("--json", default=None, metavar="OUT", help="also save the numbers as JSON")

@@ -52,7 +52,7 @@ N_TRAIN = 2000
 N_TEST = 5000
 GAMMA = 0.01  # separable-uniform: the good annotator is I + GAMMA * U (as the CCEM code)
 SWEEP_SIZES = (500, 2000, 8000)
-SWEEP_STRATEGIES = ("ccem", "geocrowdnet-f", "geocrowdnet-w")
+SWEEP_STRATEGIES = ("ccem", "geocrowdnet-f", "geocrowdnet-w", "raykar")
 
 #: backbone and optimisation of every run (fixed, not tuned on test items)
 BACKBONE = {"hidden": (64,), "dropout": 0.2}
@@ -85,6 +85,7 @@ STRATEGIES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("geocrowdnet-f", "geocrowdnet-f", "geocrowdnet-f", CCEM_INIT),
     ("geocrowdnet-w", "geocrowdnet-w", "geocrowdnet-w", CCEM_INIT),
     ("tracereg", "tracereg", "tracereg", CCEM_INIT),
+    ("raykar", "raykar (joint likelihood)", "raykar", CCEM_INIT),
 ]
 STRATEGY_KEYS = [s[0] for s in STRATEGIES]
 
