@@ -19,12 +19,15 @@ from typing import Any
 
 from . import add_command
 from ._common import add_input_arguments, load_answers, parse_params
+from ._images import add_image_arguments
 
 EXAMPLE = """\
 crowdlearn fit answers.csv --features items.csv -s geocrowdnet-w -o out/
 crowdlearn fit music_genre_mturk.csv --task-col id --worker-col annotator --label-col class \\
     --features music_genre_gold.csv --test music_genre_test.csv -s geocrowdnet-f \\
     --lambda 0.01 --n-epochs 200 -o out/music
+crowdlearn fit my-peerannot-dataset/ --images --backbone resnet18 --n-epochs 100 \\
+    --optimizer sgd --lr 0.1 --schedule cosine -o out/images
 crowdlearn simulate -o sim/ --n-classes 4 --n-workers 10 --features 16 --seed 0
 crowdlearn fit sim/ --features sim/features.csv --true-confusions sim/confusions.npy \\
     -s "crowdlayer[conn_type=MW]" --plot-confusion-matrices -o out/sim"""
@@ -70,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace the output folder if it exists and is not empty")
 
     g = p.add_argument_group("items")
-    g.add_argument("--features", required=True, metavar="FILE",
+    g.add_argument("--features", default=None, metavar="FILE",
                    help="one feature vector per task: a table (.csv, .tsv, .parquet) with a "
                    "task id column, or a .npy / .npz array in the answers' task order; label "
                    "columns (class, label, truth) and the answers' columns are never features")
@@ -79,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--features-columns", nargs="+", default=None, metavar="COL",
                    help="feature columns (space- or comma-separated; default: every numeric "
                    "column but the id and label columns)")
+    add_image_arguments(g)
     g.add_argument("--test", default=None, metavar="FILE",
                    help="test items with their true labels (a features table with a label "
                    "column, e.g. music_genre_test.csv): test accuracy per epoch, never used "
@@ -223,6 +227,14 @@ def _check_options(args: argparse.Namespace) -> None:
         raise CrowdlearnError(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.schedule == "multistep" and not args.milestones:
         raise CrowdlearnError("--schedule multistep needs --milestones")
+    if (args.features is None) == (args.images is None):
+        raise CrowdlearnError("give the items with --features FILE or --images [FOLDER] "
+                              "(one of them)")
+    if args.images is not None and args.test:
+        raise CrowdlearnError("with --images the test set is the image folder's test split; "
+                              "--test is for feature tables")
+    if args.image_size is not None and args.image_size < 1:
+        raise CrowdlearnError(f"--image-size must be at least 1, got {args.image_size}")
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -355,8 +367,16 @@ def run(args: argparse.Namespace) -> int:
         raise CrowdlearnError(f"--K {args.K} but the answers have {answers.n_classes} classes")
     if args.M is not None and args.M != answers.n_workers:
         raise CrowdlearnError(f"--M {args.M} but the answers have {answers.n_workers} workers")
-    feats = read_train_features(args, answers)
-    test = read_test_features(args, feats, answers.classes) if args.test else None
+    transform, images_info = None, None
+    if args.images is not None:
+        from ._images import read_images
+
+        items = read_images(args, answers)
+        feats, test, transform, images_info = items.train, items.test, items.transform, \
+            items.info
+    else:
+        feats = read_train_features(args, answers)
+        test = read_test_features(args, feats, answers.classes) if args.test else None
 
     # the heavy part: torch from here on
     from ..aggregate import available as label_strategies
@@ -385,8 +405,8 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
         head_lr=args.head_lr, schedule=args.schedule, milestones=tuple(args.milestones or ()),
         gamma=args.gamma, amp=args.amp, val_fraction=args.val_fraction,
-        selection=args.selection, patience=args.patience, device=args.accelerator,
-        seed=args.seed, verbose=not (args.no_progress or args.quiet),
+        selection=args.selection, patience=args.patience, transform=transform,
+        device=args.accelerator, seed=args.seed, verbose=not (args.no_progress or args.quiet),
     )
     import torch
 
@@ -397,8 +417,10 @@ def run(args: argparse.Namespace) -> int:
         clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
     finally:
         torch.set_num_threads(threads)
-    inputs = {"answers": str(args.data), "features": str(args.features),
+    inputs = {"answers": str(args.data), "features": args.features,
               "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions}
+    if images_info is not None:
+        inputs["images"] = images_info
     extra: dict[str, Any] = {"inputs": inputs}
     if args.experiment_name:
         extra["name"] = args.experiment_name
