@@ -64,13 +64,12 @@ def test_fit_on_a_peerannot_image_folder(dataset: Path, tmp_path: Path) -> None:
 
 def test_images_are_matched_to_tasks_by_file_index(dataset: Path, tmp_path: Path) -> None:
     """Shuffling which file holds which task would break training: the index is the task."""
-    from crowdlearn.cli._images import read_images
+    from crowdlearn.datasets.image_items import load_image_items
     from crowdlearn.io import read
 
     answers = read(dataset)
-    ns = type("Args", (), {"images": "", "data": str(dataset), "image_ids": "auto",
-                           "image_size": None, "augment": False, "seed": 0})()
-    items = read_images(ns, answers)
+    items = load_image_items(dataset, answers, augment=False)
+    assert items.transform.crop_padding == 0 and not items.transform.flip
     x = items.train.X
     assert x.shape == (answers.n_tasks, 3, 8, 8) and x.dtype == np.uint8
     bright = x.reshape(len(x), 3, -1).mean(axis=2).argmax(axis=1)
