@@ -68,7 +68,7 @@ def test_joint_is_not_the_product_of_per_answer_marginals() -> None:
     """Unlike CCEM, the answers of one item are scored together (agreement is evidence)."""
     head, logits, batch = _head_and_batch(seed=2)
     marginal = torch.nn.functional.nll_loss(head.answer_log_probs(logits, batch), batch.labels)
-    assert abs(float(marginal) - float(head.nll(logits, batch))) > 1e-3
+    assert abs(float(marginal.detach()) - float(head.nll(logits, batch).detach())) > 1e-3
 
 
 def test_prior_pulls_confusions_towards_uniform_errors() -> None:
