@@ -3,7 +3,7 @@
 Run from the repository root with ``CROWDLEARN_DATA`` pointing at the data root (the folder
 holding ``music/``)::
 
-    python benchmarks/music.py                    # the table: every row x 5 seeds (~2.5 min)
+    python benchmarks/music.py                    # the table: every row x 5 seeds (~2 min)
     python benchmarks/music.py --quick            # 1 seed, 10 epochs (a smoke test)
     python benchmarks/music.py --strategies geocrowdnet-w mv-hard --seeds 3
     python benchmarks/music.py --tune             # the hyperparameter search (~30 min)
