@@ -32,11 +32,11 @@ def bump_mtime(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
 
 
-def forbid(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+def forbid(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
     def fail(*args, **kwargs):
         raise AssertionError(f"{name} called: the cache was not used")
 
-    monkeypatch.setattr(images, name, fail)
+    monkeypatch.setattr(module, name, fail)
 
 
 # ---------------------------------------------------------------------------- CIFAR-10
@@ -118,7 +118,7 @@ def test_cifar10_cache_created_reused_and_invalidated(tmp_path: Path,
     written = (entry / "train_x.npy").stat().st_mtime_ns
 
     with monkeypatch.context() as m:
-        forbid(m, "_decode_cifar10")
+        forbid(m, images.cifar10, "_decode_cifar10")
         second = load_cifar10(folder)
     assert second.from_cache
     assert isinstance(second.train_x, np.memmap) and second.train_x.dtype == np.uint8
@@ -180,7 +180,7 @@ def test_unwritable_cache_only_warns(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(images, "_write_entry", refuse)
+    monkeypatch.setattr(images.cache, "_write_entry", refuse)
     with pytest.warns(UserWarning, match="could not write the image cache"):
         data = load_cifar10(folder)
     assert data.train_x.shape == (20, 3, 32, 32)
@@ -270,7 +270,7 @@ def test_mnist_torchvision_layout_cache_and_classes(tmp_path: Path,
     assert not first.from_cache and (tmp_path / ".cache" / "mnist" / "fingerprint.json").is_file()
     assert not (raw / ".cache").exists()
     with monkeypatch.context() as m:
-        forbid(m, "_decode_mnist")
+        forbid(m, images.mnist, "_decode_mnist")
         second = load_mnist(tmp_path, classes=[f"c{k}" for k in range(10)])
     assert second.from_cache and second.classes[3] == "c3"
     np.testing.assert_array_equal(second.train_x, first.train_x)
@@ -425,7 +425,7 @@ def test_image_folder_cache_reuse_and_invalidation(tmp_path: Path,
     entries = sorted(p.name for p in (tmp_path / ".cache").iterdir())
     assert entries == ["image_folder-ids=path"]
     with monkeypatch.context() as m:
-        forbid(m, "_decode_image_folder")
+        forbid(m, images.image_folder, "_decode_image_folder")
         second = load_image_folder(tmp_path)
         assert second.from_cache
         np.testing.assert_array_equal(second.val_x, first.val_x)
