@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._plain import plain_data
 from .base import Aggregator
 
 
@@ -134,17 +135,14 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+def _json_leaf(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON data: non-finite floats as null, objects JSON cannot hold as their repr."""
+    return plain_data(value, _json_leaf)

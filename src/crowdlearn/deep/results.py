@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._plain import plain_data
 from ..errors import CrowdlearnError, DataError
 
 if TYPE_CHECKING:
@@ -58,19 +59,13 @@ _FORMAT_VERSION = 1
 
 
 # ---------------------------------------------------------------------- save / load
+def _plain_leaf(value: Any) -> Any:
+    return value if value is None or isinstance(value, (bool, int, float, str)) else None
+
+
 def _plain(value: Any) -> Any:
     """``value`` as plain Python data (dict, list, str, int, float, bool, None) or ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return None
+    return plain_data(value, _plain_leaf)
 
 
 def _head_spec(clf: CrowdClassifier) -> tuple[str, dict[str, Any]]:

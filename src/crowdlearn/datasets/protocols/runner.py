@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._plain import plain_data
 from ...errors import CrowdlearnError
 from .common import PathLike
 from .experiment import Experiment, _merge_settings, annotator_stats
@@ -184,15 +185,6 @@ def run_experiment(
 
 
 def _jsonable(value: Any) -> Any:
-    """Plain JSON data (tuples as lists, numpy scalars and arrays as numbers and lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    """Plain JSON data (tuples as lists, numpy scalars and arrays as numbers and lists, paths
+    as text)."""
+    return plain_data(value, lambda v: str(v) if isinstance(v, Path) else v)
