@@ -332,7 +332,7 @@ def _paired(cand: list[float], base: list[float]) -> tuple[float, float]:
     return float(d.mean()), se
 
 
-HEAD_DEFAULTS = {"head_lr": None, "init_scale": 6.0, "lam": 0.01, "prior": 0.0,
+ROW_DEFAULTS = {"head_lr": None, "init_scale": 6.0, "lam": 0.01, "prior": 0.0,
                  "n_epochs": None, "members": 1, "refit_epochs": None, "scale": 1e-5,
                  "embedding_dim_aux": 20}
 
@@ -340,9 +340,27 @@ HEAD_DEFAULTS = {"head_lr": None, "init_scale": 6.0, "lam": 0.01, "prior": 0.0,
 def with_param(per_row: dict[str, Any], param: str, value: Any) -> dict[str, Any]:
     """``per_row`` with ``param`` set (left out when ``value`` is the strategy's default)."""
     out = {k: v for k, v in per_row.items() if k != param}
-    if value != HEAD_DEFAULTS[param]:
+    if value != ROW_DEFAULTS[param]:
         out[param] = value
     return out
+
+
+def _choose(values: Sequence[Any], units_of, base: list[float], incumbent: Any, label: str,
+            record: dict[str, Any], log_rows: list[dict[str, Any]]) -> Any:
+    """The tuning rule: the candidate whose mean paired gain over the incumbent's units
+    (``base``) exceeds one standard error, the largest such gain; otherwise the incumbent.
+    Every candidate is printed and logged (``record`` + value, eacc, gain, se)."""
+    best_v, best_gain = incumbent, 0.0
+    for v in values:
+        units = units_of(v)
+        gain, se = _paired(units, base)
+        log_rows.append({**record, "value": _fmt_value(v), "eacc": float(np.mean(units)),
+                         "gain": gain, "se": se})
+        print(f"  {label} = {_fmt_value(v):<8}  eacc {np.mean(units):.4f}  gain {gain:+.4f} "
+              f"+- {se:.4f}{'  *' if v == incumbent else ''}", flush=True)
+        if v != incumbent and gain > se and gain > best_gain:
+            best_v, best_gain = v, gain
+    return best_v
 
 
 def _fmt_value(v: Any) -> str:
@@ -387,20 +405,10 @@ def tune(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             for axis, values in TUNE_AXES:
                 cands = [dict(chosen, **{axis: v}) for v in values]
                 tuner.scores([(k, c, {}, seeds1) for c in cands for k in TUNE_PANEL])
-                base = panel_units(chosen)
-                best_v, best_gain = chosen[axis], 0.0
-                for v, c in zip(values, cands, strict=True):
-                    units = panel_units(c)
-                    gain, se = _paired(units, base)
-                    ok = v != chosen[axis] and gain > se and gain > best_gain
-                    log_rows.append({"stage": 1, "pass": pass_no, "axis": axis,
-                                     "value": _fmt_value(v), "eacc": float(np.mean(units)),
-                                     "gain": gain, "se": se})
-                    print(f"  pass {pass_no}  {axis:>12} = {_fmt_value(v):<8}  eacc "
-                          f"{np.mean(units):.4f}  gain {gain:+.4f} +- {se:.4f}"
-                          f"{'  *' if v == chosen[axis] else ''}", flush=True)
-                    if ok:
-                        best_v, best_gain = v, gain
+                best_v = _choose(
+                    values, lambda v, axis=axis: panel_units(dict(chosen, **{axis: v})),
+                    panel_units(chosen), chosen[axis], f"pass {pass_no}  {axis:>12}",
+                    {"stage": 1, "pass": pass_no, "axis": axis}, log_rows)
                 if best_v != chosen[axis]:
                     print(f"  -> {axis} = {_fmt_value(best_v)}")
                     chosen[axis] = best_v
@@ -418,43 +426,37 @@ def tune(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         every_row = [k for k in ROW_KEYS if k != "gold"
                      and (not args.tune_rows or k in args.tune_rows)]
         print("Stage 2: per-row settings (2 seeds x folds)")
-        stage2 = (("head_lr", HEAD_LR_VALUES, rows),
-                  ("init_scale", INIT_SCALE_VALUES, [k for k in rows if k in CCEM_ROWS]),
-                  ("lam", LAM_VALUES, [k for k in rows if k in LAM_ROWS]),
-                  ("prior", PRIOR_VALUES, [k for k in rows if k in PRIOR_ROWS]),
-                  ("scale", CONAL_SCALE_VALUES, [k for k in rows if k in CONAL_ROWS]),
+        # (parameter, values, rows, tuned only when --tune-params names it)
+        stage2 = (("head_lr", HEAD_LR_VALUES, rows, False),
+                  ("init_scale", INIT_SCALE_VALUES, [k for k in rows if k in CCEM_ROWS], False),
+                  ("lam", LAM_VALUES, [k for k in rows if k in LAM_ROWS], False),
+                  ("prior", PRIOR_VALUES, [k for k in rows if k in PRIOR_ROWS], False),
+                  ("scale", CONAL_SCALE_VALUES, [k for k in rows if k in CONAL_ROWS], True),
                   ("embedding_dim_aux", CONAL_EMBEDDING_VALUES,
-                   [k for k in rows if k in CONAL_ROWS]),
-                  ("n_epochs", EPOCH_VALUES, rows),
-                  ("members", MEMBER_VALUES, rows),
-                  ("refit_epochs", REFIT_VALUES, every_row))
-        for param, values, which in stage2:
-            if args.tune_params and param not in args.tune_params:
+                   [k for k in rows if k in CONAL_ROWS], True),
+                  ("n_epochs", EPOCH_VALUES, rows, True),
+                  ("members", MEMBER_VALUES, rows, True),
+                  ("refit_epochs", REFIT_VALUES, every_row, True))
+        for param, values, which, on_request in stage2:
+            if (param not in args.tune_params) if args.tune_params else on_request:
                 continue
-            if not args.tune_params and param in ("n_epochs", "members", "scale",
-                                                  "embedding_dim_aux", "refit_epochs"):
-                continue  # only on request
             reqs = [(k, chosen, with_param(per_row.get(k, {}), param, v), seeds2)
                     for k in which for v in values]
             reqs += [(k, chosen, per_row.get(k, {}), seeds2) for k in which]
             tuner.scores(reqs)
             for k in which:
                 cur = per_row.get(k, {})
-                incumbent = cur.get(param, HEAD_DEFAULTS[param])
+                incumbent = cur.get(param, ROW_DEFAULTS[param])
                 base = [u["eacc"] for u in tuner.scores([(k, chosen, cur, seeds2)])[0]]
-                best_v, best_gain = incumbent, 0.0
-                for v in values:
-                    units = [u["eacc"] for u in
-                             tuner.scores([(k, chosen, with_param(cur, param, v), seeds2)])[0]]
-                    gain, se = _paired(units, base)
-                    log_rows.append({"stage": 2, "row": k, "param": param,
-                                     "value": _fmt_value(v), "eacc": float(np.mean(units)),
-                                     "gain": gain, "se": se})
-                    print(f"  {k:>15}  {param:>7} = {_fmt_value(v):<8}  eacc "
-                          f"{np.mean(units):.4f}  gain {gain:+.4f} +- {se:.4f}"
-                          f"{'  *' if v == incumbent else ''}", flush=True)
-                    if v != incumbent and gain > se and gain > best_gain:
-                        best_v, best_gain = v, gain
+
+                def units_of(v: Any, k: str = k, cur: dict[str, Any] = cur,
+                             param: str = param) -> list[float]:
+                    res = tuner.scores([(k, chosen, with_param(cur, param, v), seeds2)])
+                    return [u["eacc"] for u in res[0]]
+
+                best_v = _choose(values, units_of, base, incumbent,
+                                 f"{k:>15}  {param:>7}",
+                                 {"stage": 2, "row": k, "param": param}, log_rows)
                 if best_v != incumbent:
                     per_row.setdefault(k, {})[param] = best_v
                     print(f"  -> {k}: {param} = {_fmt_value(best_v)}")
