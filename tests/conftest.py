@@ -22,6 +22,18 @@ def data_root() -> Path | None:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for the test (restored after): tiny models only pay for intra-op
+    threads, and on a busy 2-core machine they stall."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def data_dir() -> Path:
     """``$CROWDLEARN_DATA``; skips the test when it is not set."""
     root = data_root()

@@ -28,16 +28,6 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _fit(sim: Path, out: Path, *extra: str) -> int:
     return main(["fit", str(sim), "--features", str(sim / "features.csv"), *FAST, "-o",
                  str(out), *extra])

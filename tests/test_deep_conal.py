@@ -212,15 +212,6 @@ def test_wrong_item_shape_raises() -> None:
         head.answer_log_probs(torch.randn(batch.size, K), batch)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _accuracy(clf: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
         return float((clf(torch.as_tensor(x)).argmax(1).numpy() == y).mean())

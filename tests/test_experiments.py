@@ -30,19 +30,11 @@ from crowdlearn.datasets.protocols import (
     run_experiment,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread
+
 QUICK = ["--n-epochs", "1", "--accelerator", "cpu", "--threads", "1", "--no-progress"]
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                  "truck"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def results(folder: Path) -> dict[str, Any]:
