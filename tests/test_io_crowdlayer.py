@@ -26,7 +26,10 @@ def test_read_text_matrix(tmp_path: Path) -> None:
 def test_read_comma_separated_and_float_matrices(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text("1,0,-1\n-1,2,2\n")
-    assert read(path).dense_matrix().tolist() == [[1, 0, -1], [-1, 2, 2]]
+    # commas: as likely a header-less task,worker,label table, so the format must be named
+    with pytest.raises(DataError, match=r"m.csv: line 1: the first line holds only numbers"):
+        read(path)
+    assert read(path, format="crowdlayer").dense_matrix().tolist() == [[1, 0, -1], [-1, 2, 2]]
     np.save(tmp_path / "f.npy", np.array([[1.0, -1.0], [0.0, 2.0]]))
     assert read(tmp_path / "f.npy").dense_matrix().tolist() == [[1, -1], [0, 2]]
 

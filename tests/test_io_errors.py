@@ -231,7 +231,8 @@ def test_overwrite_false(tmp_path: Path) -> None:
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes("task,worker,label\n1,caf\u00e9,0\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"a.csv: not UTF-8 text"):
+    with pytest.raises(DataError, match=r"a.csv: line 2: not UTF-8 text \(invalid continuation "
+                       r"byte, byte 0xe9 at byte offset 23\)"):
         read(path)
 
 

@@ -93,7 +93,7 @@ def test_unknown_task_and_class(tmp_path: Path, pets: Answers) -> None:
         read_truth(tmp_path / "t.csv", pets)
     (tmp_path / "t.csv").write_text("task,truth\nt1,cow\n")
     with pytest.raises(DataError, match=r"t.csv: line 2: field 'truth': label 'cow' is not one "
-                       r"of the declared classes"):
+                       r"of the answers' classes \('bird', 'cat', 'dog'\)"):
         read_truth(tmp_path / "t.csv", pets)
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, option
 from .labels import INDEX_DTYPE, Locator, as_column, encode_ids, encode_labels, lookup_ids
 
 if TYPE_CHECKING:
@@ -229,6 +229,11 @@ class Answers:
                 f"(columns are {', '.join(map(str, frame.columns))})",
                 source=source,
             )
+        for c in (task, worker, label):
+            n = list(frame.columns).count(c)
+            if n > 1:
+                raise DataError(f"{n} columns are named {c!r}; rename them so that each name is "
+                                "unique", source=source, field=c)
         kwargs.setdefault("locate", row_locator())
         return cls.from_arrays(
             frame[task].to_numpy(), frame[worker].to_numpy(), frame[label].to_numpy(),
@@ -257,7 +262,8 @@ class Answers:
         idx = lookup_ids(task, self.task_ids, source=source, field=fields[0], locate=locate)
         raw = as_column(truth)
         codes, _ = encode_labels(
-            raw, classes=self.classes, source=source, field=fields[1], locate=locate
+            raw, classes=self.classes, source=source, field=fields[1], locate=locate,
+            known="answers' classes",
         )
         out = np.full(self.n_tasks, MISSING, dtype=INDEX_DTYPE)
         order = np.argsort(idx, kind="stable")
@@ -639,9 +645,10 @@ def _canonical(
                     f"{_place(locate, j)}"
                 )
             more = f" and {len(pos) - 3} more" if len(pos) > 3 else ""
+            advice = option("duplicates", "first|last|all", "'first', 'last' or 'all'")
             raise DataError(
                 f"{len(pos)} duplicate (task, worker) answer(s): {'; '.join(shown)}{more} "
-                f"(choose duplicates='first', 'last' or 'all')",
+                f"(choose {advice})",
                 source=source,
             )
         keep = np.ones(len(skey), dtype=bool)

@@ -7,6 +7,35 @@ it as is and exits with status 2; a traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+_CLI_SPELLING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "crowdlearn_cli_spelling", default=False)
+
+
+def option(name: str, value: str, python: str | None = None) -> str:
+    """How the user sets option ``name`` to ``value``, for advice in error messages.
+
+    ``duplicates='first'`` from Python, ``--duplicates first`` inside the command-line tool
+    (see :func:`cli_spelling`). ``name`` is the Python keyword; the flag is ``--`` plus the
+    name with ``-`` for ``_``. ``python`` replaces ``repr(value)`` in the Python spelling.
+    """
+    if _CLI_SPELLING.get():
+        return f"--{name.replace('_', '-')} {value}"
+    return f"{name}={python if python is not None else repr(value)}"
+
+
+@contextlib.contextmanager
+def cli_spelling() -> Iterator[None]:
+    """Within this block, :func:`option` spells options as command-line flags."""
+    token = _CLI_SPELLING.set(True)
+    try:
+        yield
+    finally:
+        _CLI_SPELLING.reset(token)
+
 
 class CrowdlearnError(Exception):
     """Base class of every error crowdlearn raises on purpose."""

@@ -7,14 +7,28 @@ sequences for sequence labelling) join by adding a branch here rather than in ea
 
 Rules for class labels
 ----------------------
-* Integer labels are class indices unless ``classes`` lists integer class values, in which case
-  they are looked up by value. Without declared classes or ``n_classes`` the classes are
-  ``0 .. max(label)``; a negative label is an error.
-* Floats that are whole numbers count as integers (``3.0`` is class 3); any other float is an error.
+* Declared ``classes`` are class *names*: every label is looked up by value, never by position.
+  An integer label matches an integer class of that value or a text class that spells it
+  (``1`` is class ``'1'`` of ``['1', '2', 'unsure']``); a text label that spells an integer
+  matches an integer class (``"1"`` is class ``1``). A label that names no class is an error, so
+  ``1`` against ``['cat', 'dog']`` is refused rather than read as ``'dog'``.
+* Without declared classes, integer labels are class indices: with ``n_classes`` they must lie
+  in ``0 .. n_classes-1``; otherwise the classes are ``0 .. max(label)``, provided that this
+  range is not much larger than the number of distinct labels (at most
+  ``2 * distinct + 32`` classes): a label such as ``200000000`` among a few small ones is an
+  error naming its place, not 200 million classes (declare ``classes`` or ``n_classes`` to
+  accept it). A negative label is an error.
+* Floats that are whole numbers count as integers (``3.0`` is class 3); any other float, and any
+  integer beyond the 64-bit range (``1e300``, ``2**63 + 5``), is an error.
 * Text labels are looked up in ``classes`` when it is given; otherwise the classes are the sorted
   distinct labels. Where integers are required (``require_integer=True`` or a declared
   ``n_classes`` without names) text is an error.
+* Values that are neither numbers nor text (lists, bytes, dates) are errors.
 * Nothing is dropped or changed silently: the first offending value is reported with its place.
+
+This module is the one place where raw ids and labels become indices: readers of truth files,
+features and converted data sets go through :func:`encode_labels`, :func:`encode_ids` and
+:func:`match_ids` rather than mapping values by position themselves.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, option
 
 Locator = Callable[[int], str]
 INDEX_DTYPE = np.int32
@@ -78,15 +92,26 @@ def check_missing(
         raise DataError("missing value", source=source, where=_where(locate, i), field=field)
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+#: floats at or beyond 2**63 do not fit an int64 (and lost integer precision long before)
+_FLOAT_LIMIT = 2.0 ** 63
+
+
 def _integral(
     values: np.ndarray, *, source: str | None, field: str, locate: Locator | None
 ) -> np.ndarray | None:
     """Return ``values`` as int64 when they are whole numbers, ``None`` when they are text.
 
-    Raises at the first non-whole float (or at a bool, which is never a label).
+    Raises at the first non-whole float, at the first number beyond the int64 range (``1e300``,
+    ``2**63 + 5``, a 23-digit integer) and at a bool, which is never a label.
     """
     kind = values.dtype.kind
-    if kind in "iu":
+    if kind == "i":
+        return values.astype(np.int64, copy=False)
+    if kind == "u":
+        over = values > _INT64_MAX
+        if over.any():
+            _too_large(values, int(np.argmax(over)), source, field, locate)
         return values.astype(np.int64, copy=False)
     if kind == "b":
         raise DataError(
@@ -95,23 +120,88 @@ def _integral(
         )
     if kind == "f":
         check_missing(values, source=source, field=field, locate=locate)
-        whole = np.isfinite(values) & (np.floor(values) == values)
+        finite = np.isfinite(values)
+        whole = finite & (np.floor(values) == values)
         if not whole.all():
             i = int(np.argmax(~whole))
             raise DataError(
                 f"non-integer value {_shown(values[i])} where integers are required",
                 source=source, where=_where(locate, i), field=field,
             )
+        over = np.abs(values) >= _FLOAT_LIMIT
+        if over.any():
+            _too_large(values, int(np.argmax(over)), source, field, locate)
         return values.astype(np.int64)
     if kind == "O":
         check_missing(values, source=source, field=field, locate=locate)
         inferred = pd.api.types.infer_dtype(values, skipna=False)
         if inferred == "integer":
-            return values.astype(np.int64)
+            try:
+                return values.astype(np.int64)
+            except OverflowError:
+                big = np.fromiter((abs(int(v)) > _INT64_MAX for v in values), dtype=bool,
+                                  count=len(values))  # error path only
+                _too_large(values, int(np.argmax(big)), source, field, locate)
         if inferred in ("floating", "mixed-integer-float"):
-            return _integral(values.astype(np.float64), source=source, field=field,
-                             locate=locate)
+            try:
+                as_float = values.astype(np.float64)
+            except OverflowError:  # a Python int beyond the float range
+                as_float = np.array([_float_or_inf(v) for v in values])
+            return _integral(as_float, source=source, field=field, locate=locate)
     return None
+
+
+def _float_or_inf(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
+def _too_large(
+    values: np.ndarray, i: int, source: str | None, field: str, locate: Locator | None
+) -> None:
+    raise DataError(
+        f"value {_shown(values[i])} is beyond the 64-bit integer range of labels and ids",
+        source=source, where=_where(locate, i), field=field,
+    )
+
+
+def _as_text(
+    values: np.ndarray, *, source: str | None, field: str, locate: Locator | None
+) -> np.ndarray:
+    """``values`` (not integers) as an object array of ``str``.
+
+    Text, numbers and dates are written out; ``bytes`` are decoded as UTF-8 (Parquet files
+    without a string annotation store text so); anything else (a list, a dict, bytes that are
+    not UTF-8) is an error naming its place.
+    """
+    if values.dtype.kind != "O":
+        return values.astype(str).astype(object)
+    inferred = pd.api.types.infer_dtype(values, skipna=False)
+    if inferred == "string":
+        return values
+    if inferred in ("integer", "floating", "mixed-integer", "mixed-integer-float", "boolean",
+                    "datetime", "date", "time", "timedelta", "decimal", "period", "empty"):
+        return values.astype(str).astype(object)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # unusual inputs only (bytes, lists, mixtures)
+        if isinstance(v, bytes):
+            try:
+                out[i] = v.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"binary value {_shown(v)} is not UTF-8 text ({exc.reason} at byte "
+                    f"{exc.start})", source=source, where=_where(locate, i), field=field,
+                ) from exc
+        elif isinstance(v, (str, int, float, np.generic)) and not isinstance(v, np.void):
+            out[i] = str(v)
+        else:
+            raise DataError(
+                f"value of type {type(v).__name__} ({_shown(v)}): ids and labels must be text "
+                "or numbers", source=source, where=_where(locate, i), field=field,
+            )
+    return out
 
 
 def encode_ids(
@@ -126,10 +216,7 @@ def encode_ids(
     check_missing(arr, source=source, field=field, locate=locate)
     ints = _integral(arr, source=source, field=field, locate=locate) if arr.dtype.kind in "iufbO" \
         else None
-    if ints is not None:
-        arr = ints
-    elif arr.dtype.kind != "O" or pd.api.types.infer_dtype(arr, skipna=False) != "string":
-        arr = arr.astype(str).astype(object)
+    arr = ints if ints is not None else _as_text(arr, source=source, field=field, locate=locate)
     codes, uniques = factorize_sorted(arr)
     return codes.astype(INDEX_DTYPE, copy=False), np.asarray(uniques)
 
@@ -177,7 +264,7 @@ def match_ids(
     check_missing(arr, source=source, field=field, locate=locate)
     ints = _integral(arr, source=source, field=field, locate=locate) if arr.dtype.kind in "iufO" \
         else None
-    arr = ints if ints is not None else arr.astype(str).astype(object)
+    arr = ints if ints is not None else _as_text(arr, source=source, field=field, locate=locate)
     index = pd.Index(known)
     if (ints is None) != (known.dtype.kind not in "iu"):
         index = pd.Index(known.astype(str).astype(object))
@@ -219,8 +306,13 @@ def encode_labels(
     source: str | None = None,
     field: str = "label",
     locate: Locator | None = None,
+    known: str = "declared classes",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Turn raw class labels into ``(codes, classes)`` following the module's rules."""
+    """Turn raw class labels into ``(codes, classes)`` following the module's rules.
+
+    ``known`` names the declared classes in error messages (``"the answers' classes"`` when a
+    truth file is matched to answers).
+    """
     arr = as_column(values)
     check_missing(arr, source=source, field=field, locate=locate)
     declared = None if classes is None else np.asarray(list(classes))
@@ -235,14 +327,14 @@ def encode_labels(
         else None
 
     if ints is not None:
-        if declared is not None and declared.dtype.kind in "iu":
-            return _lookup_labels(ints, declared, source, field, locate)
         if declared is not None:
-            k = len(declared)
-        elif n_classes is not None:
-            k = int(n_classes)
-        else:
-            k = None
+            if declared.dtype.kind in "iu":
+                return _lookup_labels(ints, declared.astype(np.int64), source, field, locate,
+                                      known, names=declared)
+            # text class names: an integer label names the class that spells it
+            return _lookup_labels(ints.astype(str).astype(object),
+                                  declared.astype(str).astype(object), source, field, locate,
+                                  known, names=declared, shown=ints)
         neg = ints < 0
         if neg.any():
             i = int(np.argmax(neg))
@@ -250,7 +342,8 @@ def encode_labels(
                 f"negative label {int(ints[i])}", source=source, where=_where(locate, i),
                 field=field,
             )
-        if k is not None:
+        if n_classes is not None:
+            k = int(n_classes)
             over = ints >= k
             if over.any():
                 i = int(np.argmax(over))
@@ -258,26 +351,58 @@ def encode_labels(
                     f"label {int(ints[i])} is outside the {k} declared classes (0..{k - 1})",
                     source=source, where=_where(locate, i), field=field,
                 )
-            names = declared if declared is not None else np.arange(k)
-        else:
-            names = np.arange(int(ints.max()) + 1 if len(ints) else 0)
-        return ints.astype(INDEX_DTYPE), names
+            return ints.astype(INDEX_DTYPE), np.arange(k)
+        check_index_range(ints, source=source, field=field, locate=locate)
+        return ints.astype(INDEX_DTYPE), np.arange(int(ints.max()) + 1 if len(ints) else 0)
 
     # text labels
-    if require_integer or (n_classes is not None and declared is None) or (
-        declared is not None and declared.dtype.kind in "iu"
-    ):
+    if require_integer or (n_classes is not None and declared is None):
         i = _first_non_integer(arr)
         raise DataError(
             f"non-integer label {_shown(arr[i])} where integers are required",
             source=source, where=_where(locate, i), field=field,
         )
-    text = arr.astype(str).astype(object)
+    text = _as_text(arr, source=source, field=field, locate=locate)
     if declared is not None:
         return _lookup_labels(text, declared.astype(str).astype(object), source, field, locate,
-                              names=declared)
+                              known, names=declared)
     codes, uniques = factorize_sorted(text)
     return codes.astype(INDEX_DTYPE), np.asarray(uniques, dtype=object).astype(str)
+
+
+#: inferred integer classes 0..max are accepted up to ``2 * distinct labels + SPARE_CLASSES``
+SPARE_CLASSES = 32
+
+
+def check_index_range(
+    ints: np.ndarray, *, source: str | None, field: str, locate: Locator | None,
+    what: str = "label",
+) -> None:
+    """Refuse integer class indices whose range ``0..max`` dwarfs the distinct values used.
+
+    Classes ``0..max`` are inferred from integer labels; a stray ``200000000`` among labels
+    ``0, 1`` would otherwise make 200 million classes (and gigabytes of arrays downstream). The
+    range is accepted when ``max + 1 <= 2 * distinct + SPARE_CLASSES``; the check costs nothing
+    for the usual small ranges. Raises a :class:`DataError` at the largest value.
+    """
+    if not len(ints):
+        return
+    top = int(ints.max())
+    if top + 1 <= 2 + SPARE_CLASSES:
+        return
+    if top < 4 * len(ints) + 1024:
+        distinct = int(np.count_nonzero(np.bincount(ints[ints >= 0], minlength=1)))
+    else:
+        distinct = len(np.unique(ints))
+    if top + 1 <= 2 * distinct + SPARE_CLASSES:
+        return
+    i = int(np.argmax(ints))
+    raise DataError(
+        f"{what} {top} would make {top + 1:,} classes (0..{top}) but only {distinct:,} distinct "
+        f"{what}s are used (integer {what}s are class indices); if the {what}s are names, "
+        f"declare them: {option('classes', 'NAME,NAME,...', '[...]')}",
+        source=source, where=_where(locate, i), field=field,
+    )
 
 
 def _lookup_labels(
@@ -286,17 +411,21 @@ def _lookup_labels(
     source: str | None,
     field: str,
     locate: Locator | None,
-    names: np.ndarray | None = None,
+    known: str,
+    names: np.ndarray,
+    shown: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     codes = pd.Index(declared).get_indexer(values)
     bad = codes < 0
     if bad.any():
         i = int(np.argmax(bad))
+        listed = ", ".join(_shown(v) for v in names[:8]) + (", ..." if len(names) > 8 else "")
+        value = values if shown is None else shown
         raise DataError(
-            f"label {_shown(values[i])} is not one of the declared classes",
+            f"label {_shown(value[i])} is not one of the {known} ({listed})",
             source=source, where=_where(locate, i), field=field,
         )
-    return codes.astype(INDEX_DTYPE), (declared if names is None else names)
+    return codes.astype(INDEX_DTYPE), names
 
 
 def _first_non_integer(values: np.ndarray) -> int:

@@ -71,10 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     debug = bool(getattr(args, "debug", False))
-    from ..errors import CrowdlearnError
+    from ..errors import CrowdlearnError, cli_spelling
 
     try:
-        result = args.func(args)
+        with cli_spelling():  # advice in error messages names flags, not keywords
+            result = args.func(args)
     except CrowdlearnError as exc:
         if debug:
             raise

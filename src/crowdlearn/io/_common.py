@@ -18,7 +18,14 @@ import numpy as np
 
 from ..answers import MISSING, Answers
 from ..errors import DataError
-from ..labels import INDEX_DTYPE, Locator, as_column, encode_ids, encode_labels
+from ..labels import (
+    INDEX_DTYPE,
+    Locator,
+    as_column,
+    check_index_range,
+    encode_ids,
+    encode_labels,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,6 +114,41 @@ def _data_lines(path: Path, header_lines: int) -> np.ndarray:
     return numbers[header_lines:]
 
 
+def not_utf8(path: PathLike, source: str | None = None) -> DataError:
+    """The :class:`DataError` for a file that is not UTF-8: line and byte offset of the fault.
+
+    Parsers decode in blocks and report offsets inside a block; the file is decoded again here
+    (incrementally, in 1 MiB blocks) so that the offset is the file's (0-based) and the line is
+    right.
+    """
+    import codecs
+
+    src = source if source is not None else source_name(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    newlines = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            pending = decoder.getstate()[0]
+            data = pending + chunk
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                at = offset - len(pending) + exc.start
+                line = newlines + data.count(b"\n", 0, exc.start) + 1
+                bad = data[exc.start:exc.end]
+                return DataError(
+                    f"not UTF-8 text ({exc.reason}, byte 0x{bad.hex() or '??'} at byte "
+                    f"offset {at})", source=src, where=f"line {line}",
+                )
+            if not chunk:
+                break
+            newlines += chunk.count(b"\n")
+            offset += len(chunk)
+    return DataError("not UTF-8 text", source=src)
+
+
 # ---------------------------------------------------------------------- delimited text
 def has_pyarrow() -> bool:
     """Whether pyarrow can be imported (fast CSV parsing, Parquet)."""
@@ -119,16 +161,22 @@ def has_pyarrow() -> bool:
 
 
 def read_header(path: Path, sep: str) -> list[str]:
-    """The column names of a delimited text file (first non-blank line)."""
+    """The column names of a delimited text file (first non-blank line), as written.
+
+    Repeated names stay repeated (pandas would rename the second ``label`` to ``label.1``);
+    :class:`TableFile` refuses to read a column whose name is not unique.
+    """
     import pandas as pd
 
     try:
-        return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0, engine="c").columns]
+        row = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, engine="c",
+                          keep_default_na=False, index_col=False)
+        return ["" if isinstance(c, float) else str(c) for c in row.iloc[0].tolist()] \
+            if len(row) else []
     except pd.errors.EmptyDataError as exc:
         raise DataError("empty file (no header line)", source=source_name(path)) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                        source=source_name(path)) from exc
+        raise not_utf8(path) from exc
     except pd.errors.ParserError as exc:
         raise parser_error(exc, source_name(path)) from exc
 
@@ -167,8 +215,7 @@ def read_columns(
                                     low_memory=False, **options)
             return frame[list(columns)]
         except UnicodeDecodeError as exc:
-            raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                            source=source_name(path)) from exc
+            raise not_utf8(path) from exc
         except pd.errors.ParserWarning as exc:
             raise DataError("rows have more fields than the header", source=source_name(path),
                             where="line 1") from exc
@@ -195,6 +242,8 @@ def _is_binary(col: pd.Series) -> bool:
 
 
 def _needs_text(col: pd.Series, is_id: bool) -> bool:
+    import pandas as pd
+
     kind = col.dtype.kind
     if kind in "bMm":
         return True
@@ -203,7 +252,13 @@ def _needs_text(col: pd.Series, is_id: bool) -> bool:
         finite = np.isfinite(values)
         if not finite.all():
             return True
-        return is_id and not bool((np.floor(values) == values).all())
+        # an id must stay exact: non-whole numbers, and integers a float cannot hold exactly
+        # (a 23-digit worker number), are text
+        return is_id and not bool(((np.floor(values) == values)
+                                   & (np.abs(values) < 2.0 ** 53)).all())
+    if kind == "O" and is_id:  # pandas' C parser: Python ints beyond 64 bits
+        return pd.api.types.infer_dtype(col, skipna=True) == "integer" and \
+            col.dtype.kind == "O"
     return False
 
 
@@ -284,11 +339,23 @@ class RawTruth:
         self.locate = locate if locate is not None else _position
         self.fields = fields
 
-    def class_names(self) -> np.ndarray:
-        """The classes this truth implies on its own (used to widen inferred classes)."""
+    def class_names(self, like: np.ndarray | None = None) -> np.ndarray:
+        """The classes this truth implies on its own (used to widen inferred classes).
+
+        When the answers' classes ``like`` are text, the truth's labels are names too, never
+        positions: text truth may add classes, integer truth adds none (``1`` must name an
+        existing class such as ``'1'``; against ``cat, dog`` it is an error when attached).
+        """
         if self.indices is not None:
-            top = int(self.indices.max()) + 1 if len(self.indices) else 0
-            return np.arange(max(top, 0))
+            known = self.indices[self.indices >= 0]
+            check_index_range(known, source=self.source, field=self.fields[1],
+                              locate=self.locate, what="true class")
+            top = int(known.max()) + 1 if len(known) else 0
+            return np.arange(top)
+        if like is not None and like.dtype.kind in "USO":
+            ids = encode_ids(self.label, source=self.source, field=self.fields[1],
+                             locate=self.locate)[1]
+            return ids.astype(str) if ids.dtype.kind not in "iu" else like
         return encode_labels(self.label, source=self.source, field=self.fields[1],
                              locate=self.locate)[1]
 
@@ -489,7 +556,7 @@ def build_answers(
                 v, classes=classes, n_classes=n_classes, require_integer=require_integer_labels,
                 source=source, field=fields[2], locate=loc), locate)
     if truth is not None and classes is None and n_classes is None and class_names is None:
-        l_codes, names = widen_classes(l_codes, names, truth.class_names())
+        l_codes, names = widen_classes(l_codes, names, truth.class_names(like=names))
     answers = Answers(
         t_codes, w_codes, l_codes, task_ids=task_ids, worker_ids=worker_ids, classes=names,
         name=name, duplicates=duplicates, source=source, locate=locate,  # type: ignore[arg-type]
@@ -555,7 +622,8 @@ class TableFile:
         )
 
     def require(self, names: Sequence[str]) -> None:
-        """Raise a :class:`DataError` naming the first of ``names`` that is not a column."""
+        """Raise a :class:`DataError` naming the first of ``names`` that is not a column, or
+        that names several columns (which of them would be meant is unknowable)."""
         missing = [n for n in names if n not in self.columns]
         if missing:
             listed = ", ".join(repr(m) for m in missing)
@@ -563,6 +631,14 @@ class TableFile:
                 f"missing column {listed}; the header has: {', '.join(self.columns)}",
                 source=self.source, where=None if self.parquet else "line 1", field=missing[0],
             )
+        for n in names:
+            at = [i + 1 for i, c in enumerate(self.columns) if c == n]
+            if len(at) > 1:
+                raise DataError(
+                    f"the header names {len(at)} columns {n!r} (columns "
+                    f"{', '.join(map(str, at))}); rename them so that each name is unique",
+                    source=self.source, where=None if self.parquet else "line 1", field=n,
+                )
 
     def read(self, names: Sequence[str], *, id_columns: Sequence[str] = ()) -> pd.DataFrame:
         """The columns ``names`` (checked to exist); an error when there is no data row."""

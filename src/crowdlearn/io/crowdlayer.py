@@ -33,6 +33,7 @@ from ._common import (
     FileLineLocator,
     PathLike,
     build_answers,
+    not_utf8,
     parser_error,
     require_file,
     require_nonempty,
@@ -141,8 +142,7 @@ def _load_text(p: Path, src: str, sep: str | None) -> tuple[np.ndarray, FileLine
     except pd.errors.ParserError as exc:
         raise parser_error(exc, src) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                        source=src) from exc
+        raise not_utf8(p, src) from exc
     if frame.shape[0] == 0:
         raise DataError("no rows", source=src)
     if all(frame[c].dtype.kind in "iuf" for c in frame.columns):
@@ -177,21 +177,26 @@ def _check_values(
     return matrix
 
 
-def looks_like_matrix(path: PathLike) -> bool:
-    """Whether a text file starts with a line of integers only (no header): a CrowdLayer matrix.
+def looks_like_matrix(path: PathLike) -> str | None:
+    """Whether a text file starts with a line of integers only (no header).
 
-    A table always starts with a header of column names, so a first line made only of integers
-    (such as ``1 -1 0 2``) cannot be one.
+    Returns ``"spaces"`` when they are separated by spaces only (CrowdLayer's ``answers.txt``),
+    ``"other"`` when commas or tabs separate them (a header-less table is as likely as a
+    matrix), ``None`` when the first non-blank line is not all integers (a header).
     """
     with open(path, "rb") as f:
         for raw in f:
             line = raw.strip()
             if line:
                 tokens = line.replace(b",", b" ").split()
-                return bool(tokens) and all(
-                    t.lstrip(b"-").isdigit() and t.count(b"-") <= 1 for t in tokens
+                ints = bool(tokens) and all(
+                    t.lstrip(b"-").isdigit() and t.count(b"-") <= 1 and not t.endswith(b"-")
+                    for t in tokens
                 )
-    return False
+                if not ints:
+                    return None
+                return "other" if b"," in line or b"\t" in line else "spaces"
+    return None
 
 
 def write_crowdlayer(answers: Answers, path: PathLike) -> Path:

@@ -11,11 +11,17 @@ a file named ``answers.json``               ``peerannot``
 ``.parquet`` / ``.pq``                      ``parquet``
 ``.npy``                                    ``crowdlayer``
 ``.tsv``                                    ``tsv``
-``.csv``, ``.txt`` or no known extension    ``crowdlayer`` when the first line holds only
-                                            integers (no header: a matrix), else ``tsv``
-                                            when it has a tab, else ``csv`` (``.csv``,
-                                            ``.txt``); an error otherwise
+``.txt`` or no known extension              ``crowdlayer`` when the first line holds only
+                                            integers separated by spaces (CrowdLayer's
+                                            ``answers.txt``), else as ``.csv``
+``.csv``                                    ``tsv`` when the first line has a tab, else
+                                            ``csv``
 ==========================================  =================
+
+A first line of integers separated by commas or tabs is refused (a table needs a header line;
+a matrix in such a file needs ``format="crowdlayer"``): a header-less table of task, worker
+and label numbers must not be read silently as a matrix. Other files without a known extension
+are refused too.
 
 Writing (:func:`format_for_write`): ``.csv``, ``.tsv``, ``.parquet``/``.pq``, ``.npy``
 (CrowdLayer); an existing peerannot or truth-inference folder keeps its format. Anything else
@@ -27,7 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, option
 from ._common import source_name
 from .crowdlayer import looks_like_matrix
 
@@ -76,16 +82,24 @@ def detect_format(source: Any) -> str:
         return "parquet"
     if suffix == ".npy":
         return "crowdlayer"
+    matrix = looks_like_matrix(path) if path.stat().st_size else None
+    if matrix == "spaces" and suffix not in (".csv", ".tsv"):
+        return "crowdlayer"
+    if matrix is not None:
+        raise DataError(
+            "the first line holds only numbers, not column names: a task/worker/label table "
+            "needs a header line (task,worker,label); for a CrowdLayer matrix pass "
+            f"{option('format', 'crowdlayer')}", source=src, where="line 1",
+        )
     if suffix == ".tsv":
         return "tsv"
-    if path.stat().st_size and looks_like_matrix(path):
-        return "crowdlayer"
     if suffix in (".csv", ".txt"):
         with open(path, "rb") as f:
             first = f.readline(65536)
         return "tsv" if b"\t" in first else "csv"
-    raise DataError("cannot tell the format from the file name; pass format= (one of "
-                    f"{', '.join(FORMATS)})", source=src)
+    raise DataError("cannot tell the format from the file name; pass "
+                    f"{option('format', 'FORMAT', '...')} (one of {', '.join(FORMATS)})",
+                    source=src)
 
 
 def format_for_write(dest: Any) -> str:

@@ -60,6 +60,7 @@ from ._common import (
     build_answers,
     check_duplicates_policy,
     encode_text_keys,
+    not_utf8,
     publish_folder,
     require_nonempty,
     source_name,
@@ -169,13 +170,15 @@ def _load_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                        source=source_name(path)) from exc
+        raise not_utf8(path) from exc
     try:
         return json.loads(text, object_pairs_hook=tuple)
     except json.JSONDecodeError as exc:
         raise DataError(f"malformed JSON: {exc.msg}", source=source_name(path),
                         where=f"line {exc.lineno}, column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise DataError("JSON nested too deeply (expected {task: {worker: label}})",
+                        source=source_name(path)) from exc
 
 
 def _parse_answers(path: Path) -> tuple[list[str], np.ndarray, list[str], list[Any]]:

@@ -167,6 +167,11 @@ def _read_frame(
             f"missing column {', '.join(map(repr, missing))}; the columns are: "
             f"{', '.join(columns)}", source="DataFrame", field=missing[0],
         )
+    for c in fields:
+        n = columns.count(c)
+        if n > 1:
+            raise DataError(f"{n} columns are named {c!r}; rename them so that each name is "
+                            "unique", source="DataFrame", field=c)
     if len(frame) == 0:
         raise DataError("no rows", source="DataFrame")
     return build_answers(
