@@ -216,3 +216,15 @@ def test_utf8_error_reports_the_file_offset_and_line(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"answers.json: line 2: not UTF-8 text .* at byte "
                        r"offset 24\)"):
         read(tmp_path)
+
+
+def test_cli_classes_option_accepts_sparse_integer_names(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from crowdlearn.cli import main
+
+    path = text_file(tmp_path, "a.csv", "task,worker,label\n1,a,0\n1,b,1\n2,a,100000\n")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--classes NAME,NAME,..." in err and "a.csv: line 4" in err
+    assert main(["info", str(path), "--classes", "0,1,100000"]) == 0
+    assert "classes:   3 (0, 1, 100000)" in capsys.readouterr().out

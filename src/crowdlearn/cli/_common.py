@@ -26,6 +26,10 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, positional: str = "d
     parser.add_argument("--duplicates", choices=("error", "first", "last", "all"),
                         default="error",
                         help="what to do when a worker answered a task more than once")
+    parser.add_argument("--classes", default=None, metavar="NAME,NAME,...",
+                        help="the class names, comma-separated; labels (and true labels) are "
+                        "matched to them by name (by default integer labels are class indices "
+                        "0..max and text labels are names)")
     parser.add_argument("--task-col", default=None,
                         help="name of the task column of a table (default: task, or item)")
     parser.add_argument("--worker-col", default="worker", help="name of the worker column")
@@ -44,7 +48,20 @@ def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answe
         task_col=args.task_col,
         worker_col=args.worker_col,
         label_col=args.label_col,
+        classes=_class_list(getattr(args, "classes", None)),
     )
+
+
+def _class_list(text: str | None) -> list[str] | None:
+    """``--classes a,b,c`` as a list of names (``None`` when not given)."""
+    if text is None:
+        return None
+    from ..errors import CrowdlearnError
+
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise CrowdlearnError(f"--classes: empty class name in {text!r}")
+    return names
 
 
 def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
