@@ -39,7 +39,7 @@ from crowdlearn.datasets import (
 )
 from crowdlearn.datasets import installer as install_mod
 from crowdlearn.datasets.convert import LABELME_CLASSES, LABELME_CROWDLAYER_ORDER
-from crowdlearn.io import read
+from crowdlearn.io import read, write
 
 
 # ---------------------------------------------------------------------------------- fixtures
@@ -288,17 +288,46 @@ def test_truth_inference_real_files(data_dir: Path, root: Path, tmp_path: Path) 
     assert meta["source"][0]["from"].endswith("bluebird.zip:bluebird/label.csv")
 
 
-def test_truth_inference_with_repeated_pairs(data_dir: Path, root: Path) -> None:
-    """zencrowd-all repeats (item, worker) pairs: the last answer is kept and counted."""
+def test_truth_inference_with_repeated_pairs(data_dir: Path, root: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """zencrowd-all repeats (item, worker) pairs: every answer is kept, as the registry counts."""
     src = data_dir / "truth-inference" / "zencrowd-all"
     path = install("zencrowd-all", root, source=[src / "label.csv", src / "truth.csv"],
                    log=quiet)
     a = read(path)
-    last = read(src, duplicates="last")
-    assert a.n_answers == last.n_answers < 21_855
-    assert np.array_equal(a.label, last.label) and np.array_equal(a.truth, last.truth)
+    upstream = read(src, duplicates="all")
+    assert a.n_answers == upstream.n_answers == get_record("zencrowd-all").n_answers == 21_855
+    assert np.array_equal(a.label, upstream.label) and np.array_equal(a.truth, upstream.truth)
     meta = json.loads((path / "metadata.json").read_text())
-    assert meta["duplicate_answers_dropped"] == 21_855 - last.n_answers
+    assert meta["n_answers"] == 21_855 and meta["duplicates"] == "all"
+    assert meta["repeated_answers"] == 21_855 - read(src, duplicates="last").n_answers == 1730
+    assert "duplicate_answers_dropped" not in meta
+    assert load("zencrowd-all", root)[0].n_answers == 21_855
+    assert main(["info", str(path)]) == 0
+    assert "answers:   21,855" in capsys.readouterr().out
+    # an explicit policy still applies to the installed folder
+    assert read(path, duplicates="last").n_answers == 21_855 - 1730
+
+
+def test_repeated_answers_in_a_small_fabricated_archive(root: Path, tmp_path: Path) -> None:
+    """Conflicting and identical repeats of (item, worker) are all installed, in file order."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "label.csv").write_text("item,worker,label\n0,0,1\n0,1,1\n0,0,0\n1,0,0\n1,0,0\n")
+    (folder / "truth.csv").write_text("item,truth\n0,1\n1,0\n")
+    archive = add_zip(tmp_path / "x.zip", {"x/label.csv": folder / "label.csv",
+                                           "x/truth.csv": folder / "truth.csv"})
+    path = install("rte", root, source=archive, verify=False, log=quiet)
+    a = read(path)
+    assert len(a) == 5
+    assert a.to_frame().values.tolist() == [[0, 0, 1], [0, 0, 0], [0, 1, 1], [1, 0, 0],
+                                            [1, 0, 0]]
+    meta = json.loads((path / "metadata.json").read_text())
+    assert (meta["n_answers"], meta["repeated_answers"], meta["duplicates"]) == (5, 2, "all")
+    text = (path / "answers.json").read_text()
+    assert json.loads(text) == {"0": {"0": 0, "1": 1}, "1": {"0": 0}}  # plain json: the last
+    with pytest.raises(DataError, match=r"answers.json cannot hold two answers"):
+        write(a, tmp_path / "plain", format="peerannot")
 
 
 def test_download_path_with_real_files(data_dir: Path, root: Path,

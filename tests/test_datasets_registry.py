@@ -91,6 +91,18 @@ def test_registry_hashes_match_the_shared_copies(data_dir: Path) -> None:
             assert local.stat().st_size == f.size
 
 
+def test_registry_counts_are_every_upstream_answer(data_dir: Path) -> None:
+    """The sizes ``datasets list`` shows are those of the files with every answer kept (the
+    installer keeps repeated (item, worker) answers, so installed counts agree, issue 10)."""
+    from crowdlearn.io import read
+
+    for name, folder in SHARED_TRUTH_INFERENCE.items():
+        r = get_record(name)
+        a = read(data_dir / "truth-inference" / folder, duplicates="all")
+        assert (a.n_answers, a.n_tasks, a.n_workers, a.n_classes) == (
+            r.n_answers, r.n_tasks, r.n_workers, r.n_classes), name
+
+
 def test_default_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CROWDLEARN_HOME", str(tmp_path / "home"))
     assert default_root() == tmp_path / "home"

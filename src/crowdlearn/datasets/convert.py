@@ -92,9 +92,12 @@ def write_answers(
     """Write crowd answers given as index arrays into ``out`` as a peerannot folder.
 
     Tasks are ``0..n_tasks-1`` (tasks without answers are kept, as ``{}``), workers get the ids
-    ``worker_ids`` (``worker`` indexes them), labels index ``classes``. Several answers of one
-    worker to one task keep the last one (as a JSON object would). ``tasks.csv`` and
+    ``worker_ids`` (``worker`` indexes them), labels index ``classes``. Every answer is kept:
+    several answers of one worker to one task (some upstream files have them) are written with
+    the worker's key repeated, and ``metadata.json`` records ``"duplicates": "all"`` and
+    ``repeated_answers`` (see :func:`crowdlearn.io.write_peerannot`). ``tasks.csv`` and
     ``workers.csv`` map indices to the upstream ids (``task_names``, ``worker_names``).
+    ``n_input``, when given, is the number of answers read upstream: every one must arrive.
 
     Returns the answers and the metadata entries describing them.
     """
@@ -104,25 +107,28 @@ def write_answers(
     from ..io.peerannot import write_peerannot
 
     task = np.asarray(task, dtype=np.int64)
-    n_in = len(task) if n_input is None else n_input
     answers = Answers(
         task, np.asarray(worker), np.asarray(label), task_ids=np.arange(n_tasks),
         worker_ids=np.asarray(worker_ids), classes=np.asarray(list(classes)),
-        truth=None if truth is None else np.asarray(truth), name=name, duplicates="last",
+        truth=None if truth is None else np.asarray(truth), name=name, duplicates="all",
         source=name,
     )
+    if n_input is not None and n_input != answers.n_answers:
+        raise DataError(f"{n_input:,} answers read but {answers.n_answers:,} converted "
+                        "(an answer was lost)", source=name)
     # non-peerannot files first: write_peerannot then adds its files next to them
     _write_ids(out / "tasks.csv", "task",
                task_names if task_names is not None else range(n_tasks))
     _write_ids(out / "workers.csv", "worker",
                worker_names if worker_names is not None else answers.worker_ids)
-    write_peerannot(answers, out, name=name)
+    write_peerannot(answers, out, name=name, repeated=True)
+    repeats = (answers.task[1:] == answers.task[:-1]) & (answers.worker[1:] == answers.worker[:-1])
     meta = {
         "n_tasks": answers.n_tasks,
         "n_answers": answers.n_answers,
         "classes": _plain(answers.classes),
         "n_tasks_with_truth": int(answers.truth_mask.sum()) if answers.has_truth else 0,
-        "duplicate_answers_dropped": int(n_in - answers.n_answers),
+        "repeated_answers": int(np.count_nonzero(repeats)),
     }
     return answers, meta
 
@@ -189,13 +195,13 @@ def prepare_truth_inference(inputs: Inputs, out: Path, record: DatasetRecord) ->
 
     Tasks and workers are renumbered ``0..n-1`` in the order of their upstream ids (which are
     already ``0..n-1`` for most of these sets); ``tasks.csv`` / ``workers.csv`` keep the ids.
-    Repeated (item, worker) pairs keep the last answer (``duplicate_answers_dropped``).
+    Repeated (item, worker) pairs are all kept (``repeated_answers`` counts the repeats).
     """
     from ..io import read_table
 
     label_path, truth_path = inputs.path("label.csv"), inputs.path("truth.csv")
     a = read_table(label_path, task_col="item", worker_col="worker", label_col="label",
-                   truth=truth_path, duplicates="last", name=record.name)
+                   truth=truth_path, duplicates="all", name=record.name)
     meta = _reindexed(a, out, record.name, _count_rows(label_path))
     meta["kind"] = "labels"
     meta["layout"] = _layout(**{f"truth_{record.name}.npy": "true class per task, -1 unknown"})
@@ -220,7 +226,7 @@ def prepare_snow_tsv(inputs: Inputs, out: Path, record: DatasetRecord) -> dict[s
         task.to_numpy(), worker.to_numpy(), response.to_numpy(),
         classes=sorted(set(response.tolist()) | set(gold.tolist())),
         truth=pd.Series(gold.to_numpy(), index=task.to_numpy()), name=record.name,
-        duplicates="last", source=origin,
+        duplicates="all", source=origin,
     )
     meta = _reindexed(a, out, record.name, len(frame))
     meta["kind"] = "labels"

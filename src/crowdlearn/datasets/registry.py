@@ -25,8 +25,11 @@ Every data set with crowd answers is a peerannot folder, readable by every crowd
 ``answers.json``
     ``{task: {worker: label}}``; tasks are integers ``0..n-1``, workers too (LabelMe keeps its
     CrowdLayer answer-matrix columns, CIFAR-10H its ``annotator_id``), labels are class
-    indices. Several answers of one worker to one task (two truth-inference files have some)
-    keep the last one; ``duplicate_answers_dropped`` in ``metadata.json`` counts the others.
+    indices. Every upstream answer is kept: several answers of one worker to one task (two
+    truth-inference files have some) repeat the worker's key within the task's object, and
+    ``metadata.json`` says ``"duplicates": "all"`` and counts them in ``repeated_answers``
+    (crowdlearn reads them all; Python's ``json``, hence peerannot, keeps the last of each).
+    The installed numbers of answers are the registry's (``crowdlearn datasets list``).
 ``metadata.json``
     ``name``, ``n_classes``, ``classes`` (names, index = label), ``n_workers`` (peerannot's
     meaning: worker indices are below it), ``nb_workers``, ``n_task``/``n_tasks``,
@@ -462,7 +465,8 @@ _RECORDS: tuple[DatasetRecord, ...] = (
         "Demartini, G., Difallah, D. E., & Cudre-Mauroux, P. (2012). ZenCrowd: leveraging "
         "probabilistic reasoning and crowdsourcing techniques for large-scale entity linking. "
         "WWW.", "Demartini et al. 2012",
-        notes="label.csv repeats some (item, worker) pairs: the last answer is kept."),
+        notes="label.csv repeats some (item, worker) pairs: every answer is kept "
+        "(metadata.json: repeated_answers)."),
     _ti("product", "Product matching: do two product descriptions name the same product?",
         "crowd_truth_inference/d_jn-product",
         ("525098daa3d9aa4919160ecef7daaf65a42d2b92c01ffbb5b5ff17b63110b366", 255_248),
@@ -484,7 +488,8 @@ _RECORDS: tuple[DatasetRecord, ...] = (
         ("0577f8e46cbec9901dd7b33ec3626f95cc70f90c54c86f9df4a02d7a841cd8ca", 1_069_582),
         ("32d8553b523a811a6fdb90051c7bc87e6065bae4471da6e613f9a5f3fbed2709", 33_286),
         (98_453, 20_232, 766, 4), _ZHENG, "Zheng et al. 2017",
-        notes="label.csv repeats some (item, worker) pairs: the last answer is kept."),
+        notes="label.csv repeats some (item, worker) pairs: every answer is kept "
+        "(metadata.json: repeated_answers)."),
     DatasetRecord(
         name="temp",
         description="Temporal ordering of event pairs (binary; Snow et al.): 462 items, 76 "

@@ -28,7 +28,10 @@ Reading
   image ``train/<class>/<stem>-<i>.<ext>`` says that task ``i`` is of class ``<class>``. When
   the sub-folders are not exactly named after classes (peerannot's CIFAR-10H folder order is not
   its class order) nothing is derived.
-* Two answers of one worker to one task (a JSON key repeated) follow ``duplicates``.
+* Two answers of one worker to one task (a JSON key repeated) follow ``duplicates``. A folder
+  whose ``metadata.json`` says ``"duplicates": "all"`` (written with ``repeated=True``, as the
+  data set installer does for upstream files that repeat answers) holds them on purpose: its
+  repeated answers are all kept unless ``"first"`` or ``"last"`` is asked for.
 
 Writing
 -------
@@ -39,6 +42,10 @@ and ``truth_<name>.npy`` (int64, ``-1`` unknown) when there is truth. Images are
 :class:`~crowdlearn.answers.Answers` and are not written; an existing folder's other content is
 kept. Reading the folder back gives equal answers, provided text ids do not look like integers
 and every worker has an answer (a worker without answers cannot be listed in answers.json).
+Several answers of one worker to one task are refused, unless ``repeated=True``: the worker's
+key is then repeated inside the task's object (valid JSON that crowdlearn reads back whole;
+Python's ``json`` module, hence peerannot, keeps only the last) and ``metadata.json`` records
+``"duplicates": "all"`` and ``repeated_answers`` (the number of answers that repeat a pair).
 """
 
 from __future__ import annotations
@@ -132,6 +139,8 @@ def read_peerannot(
         raise DataError(f"no {ANSWERS_FILE} in the folder", source=source_name(folder))
     meta = _read_metadata(path / METADATA_FILE)
     src = source_name(answers_path)
+    if duplicates == "error" and meta.get("duplicates") == "all":
+        duplicates = "all"  # the folder says that its repeated answers are meant
 
     names = _class_names(classes, n_classes, meta, path / METADATA_FILE)
     k = len(names) if names is not None else (n_classes if n_classes is not None
@@ -238,6 +247,9 @@ def _read_metadata(path: Path) -> dict[str, Any]:
                                                                      else 0):
                 raise DataError(f"expected a positive integer, got {json.dumps(v)}",
                                 source=src, field=key)
+    if "duplicates" in meta and meta["duplicates"] not in ("all", "error"):
+        raise DataError(f"expected \"all\" or \"error\", got {json.dumps(meta['duplicates'])}",
+                        source=src, field="duplicates")
     if "name" in meta and not isinstance(meta["name"], str):
         raise DataError(f"expected a string, got {json.dumps(meta['name'])}", source=src,
                         field="name")
@@ -341,19 +353,24 @@ def _train_folder_truth(train: Path, names: np.ndarray | None) -> RawTruth | Non
                     fields=("task", "class folder"))
 
 
-def write_peerannot(answers: Answers, folder: PathLike, *, name: str | None = None) -> Path:
+def write_peerannot(
+    answers: Answers, folder: PathLike, *, name: str | None = None, repeated: bool = False,
+) -> Path:
     """Write ``answers`` as a peerannot data set folder (atomically).
 
     Parameters
     ----------
     answers:
         The answers; a worker may answer a task only once (``answers.json`` maps each worker
-        of a task to one label).
+        of a task to one label), unless ``repeated``.
     folder:
         The output folder. Created (or replaced) atomically; when it holds other content
         (images), only peerannot's answer files are replaced.
     name:
         Data set name (default: ``answers.name``, else the folder name).
+    repeated:
+        Keep several answers of one worker to one task by repeating the worker's key (see the
+        module documentation); ``metadata.json`` then says ``"duplicates": "all"``.
 
     Returns
     -------
@@ -361,7 +378,8 @@ def write_peerannot(answers: Answers, folder: PathLike, *, name: str | None = No
         ``folder``.
     """
     folder = Path(folder)
-    if answers.has_duplicate_pairs():
+    n_repeated = _n_repeated(answers)
+    if n_repeated and not repeated:
         raise DataError("answers.json cannot hold two answers of one worker to one task",
                         source=source_name(folder))
     data_name = name or answers.name or folder.resolve().name
@@ -370,10 +388,7 @@ def write_peerannot(answers: Answers, folder: PathLike, *, name: str | None = No
     workers = list(map(worker_keys.__getitem__, answers.worker.tolist()))
     labels = answers.label.tolist()
     bounds = answers.task_indptr.tolist()
-    body = {
-        key: dict(zip(workers[a:b], labels[a:b], strict=True))
-        for key, a, b in zip(task_keys, bounds[:-1], bounds[1:], strict=True)
-    }
+    spans = list(zip(task_keys, bounds[:-1], bounds[1:], strict=True))
     meta: dict[str, Any] = {
         "name": data_name,
         "n_classes": answers.n_classes,
@@ -385,10 +400,18 @@ def write_peerannot(answers: Answers, folder: PathLike, *, name: str | None = No
             and np.array_equal(answers.classes, np.arange(answers.n_classes))):
         meta["classes"] = [c.item() if isinstance(c, np.generic) else c
                            for c in answers.classes]
+    if n_repeated:
+        meta["duplicates"] = "all"
+        meta["repeated_answers"] = n_repeated
 
     def build(tmp: Path) -> None:
         with atomic_write(tmp / ANSWERS_FILE) as f:
-            json.dump(body, f, ensure_ascii=False, indent=3)
+            if n_repeated:
+                _dump_repeated(f, spans, workers, labels)
+            else:
+                body = {key: dict(zip(workers[a:b], labels[a:b], strict=True))
+                        for key, a, b in spans}
+                json.dump(body, f, ensure_ascii=False, indent=3)
             f.write("\n")
         with atomic_write(tmp / METADATA_FILE) as f:
             json.dump(meta, f, ensure_ascii=False, indent=3)
@@ -399,6 +422,27 @@ def write_peerannot(answers: Answers, folder: PathLike, *, name: str | None = No
                 np.save(f, answers.truth.astype(np.int64), allow_pickle=False)
 
     return publish_folder(folder, build, _owned)
+
+
+def _n_repeated(answers: Answers) -> int:
+    """How many answers repeat the (task, worker) pair of the answer before them."""
+    same = (answers.task[1:] == answers.task[:-1]) & (answers.worker[1:] == answers.worker[:-1])
+    return int(np.count_nonzero(same))
+
+
+def _dump_repeated(f: Any, spans: list[tuple[str, int, int]], workers: list[str],
+                   labels: list[Any]) -> None:
+    """``answers.json`` laid out as ``json.dump(indent=3)`` does, keys repeated as they come."""
+    f.write("{")
+    for n, (key, a, b) in enumerate(spans):
+        f.write(("," if n else "") + "\n   " + json.dumps(key, ensure_ascii=False) + ": {")
+        if a == b:
+            f.write("}")
+            continue
+        inner = ",".join(f"\n      {json.dumps(w, ensure_ascii=False)}: {json.dumps(v)}"
+                         for w, v in zip(workers[a:b], labels[a:b], strict=True))
+        f.write(inner + "\n   }")
+    f.write("\n}")
 
 
 def _key(value: Any) -> str:
