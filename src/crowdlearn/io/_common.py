@@ -149,6 +149,26 @@ def not_utf8(path: PathLike, source: str | None = None) -> DataError:
     return DataError("not UTF-8 text", source=src)
 
 
+def load_npy(path: PathLike, source: str | None = None) -> np.ndarray:
+    """A ``.npy`` array (no pickles); a :class:`DataError` for anything else.
+
+    A damaged file, a zip archive (``.npz``) under a ``.npy`` name and an object array all
+    give one line naming the file.
+    """
+    import zipfile
+
+    src = source if source is not None else source_name(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"not a readable .npy array ({_one_line(exc)})", source=src) from exc
+    if not isinstance(arr, np.ndarray):
+        if hasattr(arr, "close"):
+            arr.close()
+        raise DataError("not a .npy array (a .npz archive of several arrays?)", source=src)
+    return arr
+
+
 # ---------------------------------------------------------------------- delimited text
 def has_pyarrow() -> bool:
     """Whether pyarrow can be imported (fast CSV parsing, Parquet)."""

@@ -33,6 +33,7 @@ from ._common import (
     FileLineLocator,
     PathLike,
     build_answers,
+    load_npy,
     not_utf8,
     parser_error,
     require_file,
@@ -115,11 +116,7 @@ def read_crowdlayer(
 
 
 def _load_npy(p: Path, src: str) -> np.ndarray:
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"not a readable .npy array ({' '.join(str(exc).split())})",
-                        source=src) from exc
+    arr = load_npy(p, src)
     if arr.ndim != 2:
         raise DataError(f"expected a 2-d (tasks x workers) matrix, got shape {arr.shape}",
                         source=src)

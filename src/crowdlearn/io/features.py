@@ -29,7 +29,15 @@ import numpy as np
 
 from ..errors import DataError
 from ..labels import Locator, as_column, encode_ids, match_ids, row_locator
-from ._common import PathLike, TableFile, by_distinct, require_file, require_nonempty, source_name
+from ._common import (
+    PathLike,
+    TableFile,
+    by_distinct,
+    load_npy,
+    require_file,
+    require_nonempty,
+    source_name,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,13 +251,17 @@ def _load(
     if suffix in (".npy", ".npz"):
         require_file(path)
         require_nonempty(path)
+        if suffix == ".npy":
+            return _from_array(load_npy(path, name), None, name, "X", dtype)
+        import zipfile
+
         try:
             loaded = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise DataError(f"not a readable {suffix} file ({' '.join(str(exc).split())})",
                             source=name) from exc
-        if suffix == ".npy":
-            return _from_array(loaded, None, name, "X", dtype)
+        if isinstance(loaded, np.ndarray):
+            raise DataError("not a .npz archive (a single .npy array)", source=name)
         with loaded:
             if "X" not in loaded.files:
                 raise DataError(f"no array 'X' (arrays: {', '.join(loaded.files) or 'none'})",

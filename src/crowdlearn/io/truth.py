@@ -32,6 +32,8 @@ from ._common import (
     RawTruth,
     TableFile,
     class_indices,
+    load_npy,
+    not_utf8,
     require_file,
     require_nonempty,
     source_name,
@@ -143,11 +145,7 @@ def _load_truth_file(
     require_nonempty(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise DataError(f"not a readable .npy array ({' '.join(str(exc).split())})",
-                            source=source) from exc
+        arr = load_npy(path, source)
         return RawTruth(indices=class_indices(arr, source=source), source=source)
     if suffix in (".parquet", ".pq"):
         table = TableFile(path, parquet=True)
@@ -182,6 +180,8 @@ def _load_index_lines(path: Path, source: str) -> RawTruth:
     try:
         frame = pd.read_csv(path, header=None, sep=r"\s+", engine="c", dtype=np.float64,
                             keep_default_na=False, na_values=["", "nan", "NaN"])
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, source) from exc
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"expected one number per line ({' '.join(str(exc).split())})",
                         source=source) from exc
