@@ -228,3 +228,14 @@ def test_cli_classes_option_accepts_sparse_integer_names(tmp_path: Path,
     assert err.count("\n") == 1 and "--classes NAME,NAME,..." in err and "a.csv: line 4" in err
     assert main(["info", str(path), "--classes", "0,1,100000"]) == 0
     assert "classes:   3 (0, 1, 100000)" in capsys.readouterr().out
+
+
+def test_features_advice_is_spelled_for_the_caller(tmp_path: Path) -> None:
+    from crowdlearn.io import read_features
+
+    path = text_file(tmp_path, "f.csv", "key,x\n1,0.5\n")
+    with pytest.raises(DataError, match=r"pass id_col=\.\.\., or id_col=None"):
+        read_features(path)
+    with cli_spelling(), pytest.raises(DataError, match=r"pass --features-id-col COL, or "
+                                       r"--features-id-col none"):
+        read_features(path)

@@ -15,15 +15,16 @@ _CLI_SPELLING: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "crowdlearn_cli_spelling", default=False)
 
 
-def option(name: str, value: str, python: str | None = None) -> str:
+def option(name: str, value: str, python: str | None = None, flag: str | None = None) -> str:
     """How the user sets option ``name`` to ``value``, for advice in error messages.
 
     ``duplicates='first'`` from Python, ``--duplicates first`` inside the command-line tool
-    (see :func:`cli_spelling`). ``name`` is the Python keyword; the flag is ``--`` plus the
-    name with ``-`` for ``_``. ``python`` replaces ``repr(value)`` in the Python spelling.
+    (see :func:`cli_spelling`). ``name`` is the Python keyword; the flag is ``flag``, by default
+    ``--`` plus the name with ``-`` for ``_``. ``python`` replaces ``repr(value)`` in the
+    Python spelling.
     """
     if _CLI_SPELLING.get():
-        return f"--{name.replace('_', '-')} {value}"
+        return f"{flag or '--' + name.replace('_', '-')} {value}"
     return f"{name}={python if python is not None else repr(value)}"
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, option
 from ..labels import Locator, as_column, encode_ids, match_ids, row_locator
 from ._common import (
     PathLike,
@@ -54,6 +54,8 @@ WORKER_COLUMNS: tuple[str, ...] = ("worker", "annotator")
 """Columns that are never features (per-answer tables such as ``music_genre_mturk.csv``)."""
 
 _NAN_TEXT = ("nan", "+nan", "-nan")
+_ID_FLAG = "--features-id-col"  # the command-line flags of id_col and columns (crowdlearn fit)
+_COLUMNS_FLAG = "--features-columns"
 _NO_IDS = np.zeros(0, dtype=np.int64)
 
 
@@ -342,7 +344,9 @@ def _from_frame(
         if id_col is None:
             raise DataError(
                 f"no id column ({', '.join(ID_COLUMNS)}); the header has: {', '.join(header)} "
-                f"(pass id_col=..., or id_col=None when the rows are the tasks in order)",
+                f"(pass {option('id_col', 'COL', '...', _ID_FLAG)}, or "
+                f"{option('id_col', 'none', 'None', _ID_FLAG)} when the rows are the tasks in "
+                "order)",
                 source=source, where=where_header, field="task",
             )
     if id_col is not None:
@@ -395,7 +399,8 @@ def _from_frame(
     if not chosen:
         raise DataError(
             f"no numeric feature column; the header has: {', '.join(header)} "
-            f"(choose them with columns=...)", source=source, where=where_header,
+            f"(choose them with {option('columns', 'COL ...', '[...]', _COLUMNS_FLAG)})",
+            source=source, where=where_header,
         )
     raw = np.column_stack(blocks) if len(blocks) > 1 else blocks[0][:, None]
     X = raw.astype(dtype)
@@ -482,7 +487,8 @@ def _numbers(
     if (present & ~bad).any():
         raise DataError(
             f"column mixes numbers and text ({_show(col.iloc[i])}); choose the feature "
-            f"columns with columns=...", source=source, where=locate(i), field=name,
+            f"columns with {option('columns', 'COL ...', '[...]', _COLUMNS_FLAG)}",
+            source=source, where=locate(i), field=name,
         )
     return None
 

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, option
 from ._atomic import atomic_write
 from ._common import (
     PathLike,
@@ -320,7 +320,8 @@ def _folder_truth(path: Path, data_name: str, names: np.ndarray | None) -> RawTr
     if len(found) > 1:
         raise DataError(
             f"several truth files ({', '.join(p.name for p in found)}) and none is "
-            f"{truth_file_name(data_name)}; pass truth= to choose", source=source_name(path),
+            f"{truth_file_name(data_name)}; pass {option('truth', 'FILE', '...')} to choose",
+            source=source_name(path),
         )
     return _train_folder_truth(path / "train", names)
 
