@@ -294,9 +294,9 @@ class MACE(Aggregator):
         seeds = self._restart_seeds()
         iterator: Any = seeds
         if self.verbose:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            iterator = tqdm(seeds, desc="MACE restarts")
+            iterator = progress_bar(seeds, desc="MACE restarts")
         best: dict[str, Any] = {}
         lls = []
         for seed in iterator:
