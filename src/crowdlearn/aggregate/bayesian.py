@@ -17,12 +17,14 @@ posteriors of the parameters, its "E-step" the posterior of the true labels and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln
 
 from ..answers import Answers
+from ..params import N_ITER, POSITIVE, SEED, TOL, Bool, Float, Int, Param
 from ._em import EMResult, run_em
 from .base import Aggregator, register
 
@@ -240,6 +242,11 @@ class IBCC(Aggregator):
 
     has_confusions = True
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "alpha": POSITIVE, "a_v": POSITIVE, "b_v": POSITIVE, "max_iter": N_ITER, "tol": TOL,
+        "random_state": SEED,
+    }
+
     def __init__(
         self,
         alpha: float = 1.0,
@@ -394,6 +401,13 @@ class EBCC(Aggregator):
     """
 
     has_confusions = True
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_subtypes": Int(1), "a_pi": POSITIVE,
+        "alpha": Float(0, low_open=True, also=("empirical",)), "a_v": POSITIVE, "b_v": POSITIVE,
+        "n_restarts": Int(1), "max_iter": N_ITER, "tol": TOL, "adaptive_subtypes": Bool(),
+        "random_state": SEED,
+    }
 
     def __init__(
         self,
@@ -626,6 +640,11 @@ class BWA(Aggregator):
     >>> model.precisions_.shape
     (3, 2)
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "a_v": POSITIVE, "lam": POSITIVE, "prior_correction": Bool(), "max_iter": N_ITER,
+        "tol": TOL, "random_state": SEED,
+    }
 
     def __init__(
         self,

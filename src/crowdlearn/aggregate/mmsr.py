@@ -7,12 +7,13 @@ worker pairs that share a task, never with workers x tasks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..answers import Answers
+from ..params import N_ITER, TOL, Param, Seed
 from .base import Aggregator, register
 from .glad import log_normalize_columns
 
@@ -121,6 +122,10 @@ class MMSR(Aggregator):
     >>> bool(mmsr.accuracies_[0] > mmsr.accuracies_[4])
     True
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "random_state": Seed(objects=False),
+    }
 
     def __init__(self, n_iter: int = 10000, tol: float = 1e-10,
                  random_state: int | None = 0) -> None:
