@@ -28,6 +28,7 @@ import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError, NotFittedError
+from ..params import Param, check_params, specs_of
 from ._em import fit_progress
 
 _REGISTRY: dict[str, type[Aggregator]] = {}
@@ -72,6 +73,8 @@ def make_strategy(name: str, **params: Any) -> Aggregator:
     """Instantiate the strategy registered under ``name`` with ``params``.
 
     ``name`` may carry parameters in peerannot's bracket syntax: ``"ds[max_iter=50,tol=1e-6]"``.
+    Every value is checked against the strategy's ``param_specs``
+    (:class:`~crowdlearn.params.ParameterError`, one line listing the valid values).
     """
     name, bracket = parse_strategy_spec(name)
     cls = get_strategy_class(name)
@@ -83,6 +86,7 @@ def make_strategy(name: str, **params: Any) -> Aggregator:
             f"strategy {cls.name!r} has no parameter {', '.join(unknown)} "
             f"(parameters: {', '.join(sorted(valid)) or 'none'})"
         )
+    check_params(f"strategy {cls.name!r}", specs_of(cls), bracket)
     return cls(**bracket)
 
 
@@ -128,6 +132,9 @@ class Aggregator:
     has_confusions: ClassVar[bool] = False
     #: whether the strategy only handles two classes
     binary_only: ClassVar[bool] = False
+    #: what each constructor parameter accepts (merged with the base classes'; see
+    #: :mod:`crowdlearn.params`); a test checks every parameter has one
+    param_specs: ClassVar[dict[str, Param]] = {}
 
     # -------------------------------------------------------------- sklearn-style params
     @classmethod
@@ -169,6 +176,7 @@ class Aggregator:
         y:
             Ignored (present for scikit-learn compatibility).
         """
+        check_params(type(self).__name__, specs_of(type(self)), self.get_params())
         answers, from_frame = _as_answers(data)
         if self.binary_only and answers.n_classes != 2:
             raise CrowdlearnError(

@@ -8,16 +8,30 @@ M-step objective and its gradient costs O(answers + tasks x classes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import N_ITER, SEED, TOL, Bool, Custom, Float, Int, Param
 from ._em import run_em
 from .base import Aggregator, register
 
 __all__ = ["GLAD", "log_normalize_columns"]
+
+
+def _numbers(value: Any) -> bool:
+    """Whether ``value`` is a list, array or Series of finite numbers (not a string)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        return False
+    arr = np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value)
+    return arr.dtype.kind in "iuf" and bool(np.isfinite(arr).all())
+
+
+ARRAY_LIKE = Custom("a list, array or Series of numbers", _numbers, bad=("abc", 1.5), none=True)
+NUMBER_OR_ARRAY = Custom("a number, or a list, array or Series of numbers",
+                         lambda v: _numbers(v) or Float().accepts(v), bad=("abc",), none=True)
 
 
 @register("glad")
@@ -127,6 +141,12 @@ class GLAD(Aggregator):
     >>> bool(glad.skills_[2] < glad.skills_[0])
     True
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "silent": Bool(), "labels_priors": ARRAY_LIKE,
+        "alphas_priors_mean": NUMBER_OR_ARRAY, "betas_priors_mean": NUMBER_OR_ARRAY,
+        "m_step_max_iter": Int(0), "m_step_tol": TOL, "random_state": SEED,
+    }
 
     def __init__(
         self,

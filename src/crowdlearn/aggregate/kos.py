@@ -7,11 +7,14 @@ O(answers).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from scipy.special import expit
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import N_ITER, Choice, Param, Seed
 from .base import Aggregator, argmax_random_ties, register
 
 __all__ = ["KOS"]
@@ -104,6 +107,11 @@ class KOS(Aggregator):
     """
 
     binary_only = True
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "random_state": Seed(objects=False),
+        "normalize": Choice("degree", "global"),
+    }
 
     def __init__(self, n_iter: int = 100, random_state: int | None = 0,
                  normalize: str = "degree") -> None:

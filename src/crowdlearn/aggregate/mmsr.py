@@ -8,13 +8,14 @@ worker pairs that share a task, never with workers x tasks.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..answers import Answers
 from ..errors import ConvergenceWarning
+from ..params import N_ITER, TOL, Param, Seed
 from ._em import tick
 from .base import Aggregator, register
 from .glad import log_normalize_columns
@@ -125,6 +126,10 @@ class MMSR(Aggregator):
     >>> bool(mmsr.accuracies_[0] > mmsr.accuracies_[4])
     True
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "random_state": Seed(objects=False),
+    }
 
     def __init__(self, n_iter: int = 10000, tol: float = 1e-10,
                  random_state: int | None = 0) -> None:

@@ -11,12 +11,13 @@ peerannot (``NaiveSoft``); the deliberate differences are listed in each class d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import DataError
+from ..params import N_ITER, POSITIVE, SEED, TIE_BREAK, TOL, Choice, Float, Int, Param
 from .base import Aggregator, _as_answers, argmax_random_ties, break_ties, register, row_ties
 
 __all__ = [
@@ -280,6 +281,11 @@ class MajorityVote(Aggregator):
     np.int64(1)
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "default_skill": Float(none=True), "on_missing_skill": Choice("error", "value", "ignore"),
+        "tie_break": TIE_BREAK, "random_state": SEED,
+    }
+
     def __init__(
         self,
         default_skill: float | None = None,
@@ -355,6 +361,10 @@ class NaiveSoft(Aggregator):
     array([[0.333, 0.667]])
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "tie_break": TIE_BREAK, "random_state": SEED,
+    }
+
     def __init__(self, tie_break: str = "random", random_state: Any = 0) -> None:
         self.tie_break = tie_break
         self.random_state = random_state
@@ -409,6 +419,10 @@ class Wawa(_SkillVotePredictor, Aggregator):
     >>> w.labels_
     array([1, 0])
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "tie_break": TIE_BREAK, "random_state": SEED,
+    }
 
     def __init__(self, tie_break: str = "random", random_state: Any = 0) -> None:
         self.tie_break = tie_break
@@ -485,6 +499,12 @@ class ZeroBasedSkill(_SkillVotePredictor, Aggregator):
     >>> z.n_iter_ <= 100
     True
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "lr_init": POSITIVE, "lr_steps_to_reduce": Int(1),
+        "lr_reduce_factor": POSITIVE, "eps": Float(0), "tol": TOL, "tie_break": TIE_BREAK,
+        "random_state": SEED,
+    }
 
     def __init__(
         self,

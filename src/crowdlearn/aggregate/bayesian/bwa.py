@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ...answers import Answers
+from ...params import N_ITER, POSITIVE, SEED, TOL, Bool, Param
 from .._em import run_em
 from ..base import Aggregator, register
 from ._common import _soft_majority
@@ -95,6 +97,11 @@ class BWA(Aggregator):
     >>> model.precisions_.shape
     (3, 2)
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "a_v": POSITIVE, "lam": POSITIVE, "prior_correction": Bool(), "max_iter": N_ITER,
+        "tol": TOL, "random_state": SEED,
+    }
 
     def __init__(
         self,

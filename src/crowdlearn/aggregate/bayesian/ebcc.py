@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ...answers import Answers
+from ...params import N_ITER, POSITIVE, SEED, TOL, Bool, Float, Int, Param
 from .._em import EMResult, run_em
 from ..base import Aggregator, register
 from ._common import (
@@ -129,6 +131,13 @@ class EBCC(Aggregator):
     """
 
     has_confusions = True
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_subtypes": Int(1), "a_pi": POSITIVE,
+        "alpha": Float(0, low_open=True, also=("empirical",)), "a_v": POSITIVE, "b_v": POSITIVE,
+        "n_restarts": Int(1), "max_iter": N_ITER, "tol": TOL, "adaptive_subtypes": Bool(),
+        "random_state": SEED,
+    }
 
     def __init__(
         self,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ...answers import Answers
+from ...params import N_ITER, POSITIVE, SEED, TOL, Param
 from .._em import run_em
 from ..base import Aggregator, register
 from ._common import (
@@ -97,6 +99,11 @@ class IBCC(Aggregator):
     """
 
     has_confusions = True
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "alpha": POSITIVE, "a_v": POSITIVE, "b_v": POSITIVE, "max_iter": N_ITER, "tol": TOL,
+        "random_state": SEED,
+    }
 
     def __init__(
         self,

@@ -8,11 +8,12 @@ Registered as ``ds``, ``onecoin`` and ``wds``.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ...answers import Answers
+from ...params import N_ITER, SEED, TOL, Choice, Float, Param
 from .._em import run_em
 from ..base import register
 from ..voting import vote_frequencies
@@ -106,6 +107,11 @@ class DawidSkene(_DSFamily):
     (True, (5, 3, 3))
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "alpha": Float(0), "init": Choice("mv", "spectral"),
+        "random_state": SEED,
+    }
+
     def __init__(
         self,
         n_iter: int = 100,
@@ -196,6 +202,10 @@ class OneCoinDawidSkene(_DSFamily):
     ((3,), (3, 2, 2))
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "random_state": SEED,
+    }
+
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, random_state: Any = 0) -> None:
         self.n_iter = n_iter
         self.tol = tol
@@ -270,6 +280,11 @@ class WDS(_DSFamily):
     >>> WDS().fit(a).probas_.shape
     (2, 2)
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "alpha": Float(0), "init": Choice("mv", "spectral"),
+        "random_state": SEED,
+    }
 
     def __init__(
         self,
