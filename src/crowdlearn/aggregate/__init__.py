@@ -23,7 +23,7 @@ from .glad import GLAD
 from .kos import KOS
 from .mace import MACE
 from .mmsr import MMSR
-from .voting import MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
+from .voting import GoldMajorityVote, MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
 
 __all__ = [
     "AutoAggregator",
@@ -37,6 +37,7 @@ __all__ = [
     "WDS",
     "DawidSkene",
     "DawidSkeneClust",
+    "GoldMajorityVote",
     "MajorityVote",
     "NaiveSoft",
     "OneCoinDawidSkene",

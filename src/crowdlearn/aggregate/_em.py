@@ -17,17 +17,71 @@ objective's history. Variational Bayes (IBCC, EBCC) is the same alternation: ``m
 the variational distribution of the parameters, ``e_step`` that of the true labels and returns
 the ELBO. Both steps are expected to be vectorised over answers (``np.bincount``, sparse
 products); the loop itself only runs over iterations.
+
+Gold labels (tasks whose true class is known) are fixed posteriors: :func:`run_em` replaces their
+rows by one-hot vectors in the initial posterior and after *every* E-step, so every M-step counts
+them as certain. This is the one place where gold labels enter EM: the aggregator base class
+(:meth:`~crowdlearn.aggregate.base.Aggregator.fit`) sets them with :func:`gold_context` for the
+duration of ``_fit``, and every strategy built on :func:`run_em` obeys them without code of its
+own; the base class also clamps the final ``probas_`` / ``labels_`` of every strategy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 P = TypeVar("P")
+
+_GOLD: ContextVar[np.ndarray | None] = ContextVar("crowdlearn_gold", default=None)
+
+
+@contextmanager
+def gold_context(gold: np.ndarray | None) -> Iterator[None]:
+    """Make ``gold`` (class index per task, -1 where unknown) the gold labels of the EM runs
+    started inside the block (``None``: no gold labels)."""
+    token = _GOLD.set(gold)
+    try:
+        yield
+    finally:
+        _GOLD.reset(token)
+
+
+def current_gold(n_tasks: int | None = None) -> np.ndarray | None:
+    """The gold labels in force (see :func:`gold_context`), or ``None``.
+
+    With ``n_tasks``, gold labels of another length (a sub-problem fitted on other tasks) are
+    not returned.
+    """
+    gold = _GOLD.get()
+    if gold is None or (n_tasks is not None and len(gold) != n_tasks):
+        return None
+    return gold
+
+
+def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None) -> np.ndarray:
+    """``probas`` (tasks x classes) with the rows of gold tasks replaced by one-hot vectors.
+
+    ``gold`` defaults to the labels in force (:func:`current_gold`); rows are changed in place
+    when ``probas`` is writable, and ``probas`` is returned.
+    """
+    if gold is None:
+        gold = current_gold(len(probas))
+    if gold is None:
+        return probas
+    rows = np.flatnonzero(gold >= 0)
+    if not len(rows):
+        return probas
+    if not probas.flags.writeable:
+        probas = probas.copy()
+    probas[rows] = 0.0
+    probas[rows, gold[rows]] = 1.0
+    return probas
 
 
 @dataclass
@@ -61,8 +115,11 @@ def run_em(
     ``stop(previous_probas, probas)``, when given, replaces the objective test: iterations end
     as soon as it returns true (e.g. ``np.allclose(prev, new, atol=1e-3)``, the rule of the
     reference IBCC / EBCC / BWA implementations).
+    Gold labels in force (:func:`gold_context`) are clamped in the initial posterior and after
+    every E-step.
     """
-    probas = init_probas
+    gold = current_gold(len(init_probas))
+    probas = init_probas if gold is None else clamp_gold(np.array(init_probas, copy=True), gold)
     params = m_step(probas)
     history: list[float] = []
     prev = -np.inf
@@ -71,6 +128,7 @@ def run_em(
     for n_iter in range(1, max(int(max_iter), 0) + 1):  # noqa: B007 (read after the loop)
         previous = probas
         probas, ll = e_step(params)
+        probas = clamp_gold(probas, gold)
         params = m_step(probas)
         history.append(float(ll))
         if progress is not None:
