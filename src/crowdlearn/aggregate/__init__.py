@@ -23,11 +23,13 @@ from .glad import GLAD
 from .kos import KOS
 from .mace import MACE
 from .mmsr import MMSR
+from .multilabel import BinaryRelevance
 from .voting import GoldMajorityVote, MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
 
 __all__ = [
     "AutoAggregator",
     "BWA",
+    "BinaryRelevance",
     "EBCC",
     "GLAD",
     "IBCC",

@@ -183,8 +183,8 @@ class Aggregator:
         gold = true_labels if gold is None else gold
         answers, from_frame = _as_answers(data)
         gold_idx = gold_indices(answers, gold)
-        if self.binary_only and answers.n_classes != 2:
-            raise CrowdlearnError(
+        if self.binary_only and answers.n_classes != 2 and answers.n_answers:
+            raise DataError(
                 f"{type(self).__name__} handles two classes only; the data has "
                 f"{answers.n_classes}"
             )

@@ -349,6 +349,10 @@ class MajorityVote(Aggregator):
                 self._ignored = ignored
                 answers = answers.select_answers(~ignored[answers.worker])
             scores = vote_table(answers, per_worker[answers.worker])
+        if not scores.size:  # no task (or no class): empty results
+            self.probas_, self.labels_ = scores, np.zeros(len(scores), dtype=np.int64)
+            self.skills_ = np.zeros(answers.n_workers)
+            return
         self.labels_ = hard_labels(tied_max_probas(scores), self.tie_break, self.random_state)
         if self.posterior == "tied":
             self.probas_ = tied_max_probas(scores)
