@@ -25,6 +25,13 @@ Progress: :meth:`Aggregator.fit <crowdlearn.aggregate.base.Aggregator.fit>` open
 :data:`PROGRESS_DELAY_S` seconds, standard error is a terminal (the decision of
 :mod:`crowdlearn._progress`) and progress was not switched off with :func:`quiet_progress`
 (the CLI's ``--quiet``).
+
+Gold labels (tasks whose true class is known) are fixed posteriors: :func:`run_em` replaces their
+rows by one-hot vectors in the initial posterior and after *every* E-step, so every M-step counts
+them as certain. This is the one place where gold labels enter EM: the aggregator base class
+(:meth:`~crowdlearn.aggregate.base.Aggregator.fit`) sets them with :func:`gold_context` for the
+duration of ``_fit``, and every strategy built on :func:`run_em` obeys them without code of its
+own; the base class also clamps the final ``probas_`` / ``labels_`` of every strategy.
 """
 
 from __future__ import annotations
@@ -91,6 +98,52 @@ def tick(n: int = 1, **postfix: Any) -> None:
     bar.update(n)
 
 
+_GOLD: ContextVar[np.ndarray | None] = ContextVar("crowdlearn_gold", default=None)
+
+
+@contextmanager
+def gold_context(gold: np.ndarray | None) -> Iterator[None]:
+    """Make ``gold`` (class index per task, -1 where unknown) the gold labels of the EM runs
+    started inside the block (``None``: no gold labels)."""
+    token = _GOLD.set(gold)
+    try:
+        yield
+    finally:
+        _GOLD.reset(token)
+
+
+def current_gold(n_tasks: int | None = None) -> np.ndarray | None:
+    """The gold labels in force (see :func:`gold_context`), or ``None``.
+
+    With ``n_tasks``, gold labels of another length (a sub-problem fitted on other tasks) are
+    not returned.
+    """
+    gold = _GOLD.get()
+    if gold is None or (n_tasks is not None and len(gold) != n_tasks):
+        return None
+    return gold
+
+
+def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None) -> np.ndarray:
+    """``probas`` (tasks x classes) with the rows of gold tasks replaced by one-hot vectors.
+
+    ``gold`` defaults to the labels in force (:func:`current_gold`); rows are changed in place
+    when ``probas`` is writable, and ``probas`` is returned.
+    """
+    if gold is None:
+        gold = current_gold(len(probas))
+    if gold is None:
+        return probas
+    rows = np.flatnonzero(gold >= 0)
+    if not len(rows):
+        return probas
+    if not probas.flags.writeable:
+        probas = probas.copy()
+    probas[rows] = 0.0
+    probas[rows, gold[rows]] = 1.0
+    return probas
+
+
 @dataclass
 class EMResult(Generic[P]):
     """Outcome of :func:`run_em`."""
@@ -120,6 +173,10 @@ class EMStepper(Generic[P]):
         stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     ) -> None:
         self.m_step, self.e_step, self.tol, self.stop = m_step, e_step, tol, stop
+        # gold labels in force (gold_context) are clamped initially and after every E-step
+        self.gold = current_gold(len(init_probas))
+        if self.gold is not None:
+            init_probas = clamp_gold(np.array(init_probas, copy=True), self.gold)
         self.probas = init_probas
         self.params = m_step(init_probas)
         self.history: list[float] = []
@@ -136,6 +193,8 @@ class EMStepper(Generic[P]):
         """One E-step and M-step; returns ``True`` once the stopping rule is met."""
         previous = self.probas
         self.probas, ll = self.e_step(self.params)
+        if self.gold is not None:
+            self.probas = clamp_gold(self.probas, self.gold)
         self.params = self.m_step(self.probas)
         self.history.append(float(ll))
         self.n_iter += 1
@@ -177,6 +236,8 @@ def run_em(
     ``stop(previous_probas, probas)``, when given, replaces the objective test: iterations end
     as soon as it returns true (e.g. ``np.allclose(prev, new, atol=1e-3)``, the rule of the
     reference IBCC / EBCC / BWA implementations).
+    Gold labels in force (:func:`gold_context`) are clamped in the initial posterior and after
+    every E-step.
     """
     em = EMStepper(init_probas, m_step, e_step, tol=tol, stop=stop)
     for _ in range(max(int(max_iter), 0)):

@@ -260,7 +260,12 @@ def collapsed_classes(
 def _clone(candidate: Candidate) -> Aggregator:
     if isinstance(candidate, Aggregator):
         return type(candidate)(**candidate.get_params())
-    return make_strategy(candidate)
+    est = make_strategy(candidate)
+    if "posterior" in est.get_params() and est.get_params()["posterior"] == "shares":
+        # majority vote's posterior as a model: the winning class (ties split), not the vote
+        # shares (crowd-kit's MV probas), which would score MV as a soft vote
+        est.set_params(posterior="tied")
+    return est
 
 
 def _label(candidate: Candidate) -> str:

@@ -124,6 +124,13 @@ class KOS(Aggregator):
             raise CrowdlearnError(
                 f"KOS normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         n_tasks, n_workers = answers.n_tasks, answers.n_workers
+        if not answers.n_answers:  # empty input: empty results (crowd-kit)
+            self.probas_ = np.zeros((n_tasks, answers.n_classes))
+            self.labels_ = np.zeros(n_tasks, dtype=np.int64)
+            self.scores_ = np.zeros(n_tasks)
+            self.skills_ = np.zeros(n_workers)
+            self.n_iter_ = 0
+            return
         task = answers.task.astype(np.intp)
         worker = answers.worker.astype(np.intp)
         sign = np.where(answers.label == 0, 1.0, -1.0)
@@ -155,3 +162,10 @@ class KOS(Aggregator):
         self.skills_ = np.divide(np.bincount(worker, y, minlength=n_workers), counts,
                                  out=np.zeros(n_workers), where=counts > 0)
         self.n_iter_ = n_iter
+
+    def _to_pandas(self, answers: Answers) -> None:
+        super()._to_pandas(answers)
+        if answers.n_tasks == 0:
+            import pandas as pd
+
+            self.labels_ = pd.Series([], dtype="O", name="agg_label")  # crowd-kit's
