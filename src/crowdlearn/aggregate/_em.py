@@ -64,12 +64,16 @@ def current_gold(n_tasks: int | None = None) -> np.ndarray | None:
     return gold
 
 
-def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None) -> np.ndarray:
+def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None,
+               class_major: bool = False) -> np.ndarray:
     """``probas`` (tasks x classes) with the rows of gold tasks replaced by one-hot vectors.
 
     ``gold`` defaults to the labels in force (:func:`current_gold`); rows are changed in place
-    when ``probas`` is writable, and ``probas`` is returned.
+    when ``probas`` is writable, and ``probas`` is returned. ``class_major``: ``probas`` is
+    (classes x tasks).
     """
+    if class_major:
+        return clamp_gold(probas.T, gold).T
     if gold is None:
         gold = current_gold(len(probas))
     if gold is None:
@@ -105,6 +109,7 @@ def run_em(
     max_iter: int = 100,
     progress: Any = None,
     stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    class_major: bool = False,
 ) -> EMResult[P]:
     """Run EM from ``init_probas`` until the per-answer objective moves by less than ``tol``.
 
@@ -116,10 +121,12 @@ def run_em(
     as soon as it returns true (e.g. ``np.allclose(prev, new, atol=1e-3)``, the rule of the
     reference IBCC / EBCC / BWA implementations).
     Gold labels in force (:func:`gold_context`) are clamped in the initial posterior and after
-    every E-step.
+    every E-step; ``class_major`` says the posteriors are (classes x tasks).
     """
-    gold = current_gold(len(init_probas))
-    probas = init_probas if gold is None else clamp_gold(np.array(init_probas, copy=True), gold)
+    gold = None if np.ndim(init_probas) != 2 else \
+        current_gold(init_probas.shape[1] if class_major else len(init_probas))
+    probas = init_probas if gold is None else clamp_gold(np.array(init_probas, copy=True), gold,
+                                                         class_major)
     params = m_step(probas)
     history: list[float] = []
     prev = -np.inf
@@ -128,7 +135,8 @@ def run_em(
     for n_iter in range(1, max(int(max_iter), 0) + 1):  # noqa: B007 (read after the loop)
         previous = probas
         probas, ll = e_step(params)
-        probas = clamp_gold(probas, gold)
+        if gold is not None:
+            probas = clamp_gold(probas, gold, class_major)
         params = m_step(probas)
         history.append(float(ll))
         if progress is not None:
