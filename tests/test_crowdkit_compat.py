@@ -172,7 +172,7 @@ def adversarial_crowd(seed: int = 0) -> tuple[Answers, np.ndarray]:
 
 @pytest.mark.parametrize("name, share, floor", [
     ("ds", 0.2, 0.95), ("onecoin", 0.2, 0.8), ("dswc", 0.2, 0.95), ("wds", 0.2, 0.8),
-    ("ibcc", 0.2, 0.95), ("mace", 0.5, 0.8), ("bwa", 0.5, 0.5),
+    ("ibcc", 0.2, 0.95), ("ebcc", 0.2, 0.95), ("mace", 0.5, 0.8), ("bwa", 0.5, 0.5),
 ])
 def test_gold_labels_improve_accuracy_on_the_other_tasks(name: str, share: float,
                                                          floor: float) -> None:

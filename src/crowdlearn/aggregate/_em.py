@@ -38,28 +38,34 @@ import numpy as np
 
 P = TypeVar("P")
 
-_GOLD: ContextVar[np.ndarray | None] = ContextVar("crowdlearn_gold", default=None)
+_GOLD: ContextVar[tuple[np.ndarray, int] | None] = ContextVar("crowdlearn_gold", default=None)
 
 
 @contextmanager
-def gold_context(gold: np.ndarray | None) -> Iterator[None]:
-    """Make ``gold`` (class index per task, -1 where unknown) the gold labels of the EM runs
-    started inside the block (``None``: no gold labels)."""
-    token = _GOLD.set(gold)
+def gold_context(gold: np.ndarray | None, n_classes: int = 0) -> Iterator[None]:
+    """Make ``gold`` (class index per task, -1 where unknown; ``n_classes`` classes) the gold
+    labels of the EM runs started inside the block (``None``: no gold labels)."""
+    token = _GOLD.set(None if gold is None else (gold, int(n_classes)))
     try:
         yield
     finally:
         _GOLD.reset(token)
 
 
-def current_gold(n_tasks: int | None = None) -> np.ndarray | None:
+def current_gold(n_tasks: int | None = None, n_classes: int | None = None
+                 ) -> np.ndarray | None:
     """The gold labels in force (see :func:`gold_context`), or ``None``.
 
-    With ``n_tasks``, gold labels of another length (a sub-problem fitted on other tasks) are
-    not returned.
+    Gold labels of another number of tasks (a sub-problem fitted on other tasks) or, when
+    ``n_classes`` is given, of another number of classes (a posterior over something else than
+    the classes, e.g. EBCC's subtypes) are not returned.
     """
-    gold = _GOLD.get()
-    if gold is None or (n_tasks is not None and len(gold) != n_tasks):
+    held = _GOLD.get()
+    if held is None:
+        return None
+    gold, k = held
+    if (n_tasks is not None and len(gold) != n_tasks) or (n_classes is not None
+                                                          and n_classes != k):
         return None
     return gold
 
@@ -75,7 +81,7 @@ def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None,
     if class_major:
         return clamp_gold(probas.T, gold).T
     if gold is None:
-        gold = current_gold(len(probas))
+        gold = current_gold(*probas.shape)
     if gold is None:
         return probas
     rows = np.flatnonzero(gold >= 0)
@@ -123,8 +129,8 @@ def run_em(
     Gold labels in force (:func:`gold_context`) are clamped in the initial posterior and after
     every E-step; ``class_major`` says the posteriors are (classes x tasks).
     """
-    gold = None if np.ndim(init_probas) != 2 else \
-        current_gold(init_probas.shape[1] if class_major else len(init_probas))
+    shape = np.shape(init_probas)
+    gold = None if len(shape) != 2 else current_gold(*(shape[::-1] if class_major else shape))
     probas = init_probas if gold is None else clamp_gold(np.array(init_probas, copy=True), gold,
                                                          class_major)
     params = m_step(probas)

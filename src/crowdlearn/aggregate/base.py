@@ -191,7 +191,7 @@ class Aggregator:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
         start = time.perf_counter()
-        with gold_context(gold_idx):
+        with gold_context(gold_idx, answers.n_classes):
             self._fit(answers)
         probas = np.asarray(self.probas_, dtype=np.float64)
         if probas.shape != (answers.n_tasks, answers.n_classes):

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.special import digamma, gammaln
 
 from ..answers import Answers
-from ._em import EMResult, run_em
+from ._em import EMResult, current_gold, run_em
 from .base import Aggregator, register
 
 __all__ = ["BWA", "EBCC", "IBCC"]
@@ -449,6 +449,8 @@ class EBCC(Aggregator):
         eta0 = np.where(allowed, float(self.a_pi) / per_class[:, None], 0.0)
         per_answer = 1.0 / max(answers.n_answers, 1)
 
+        gold = current_gold(n_tasks, n_classes) if n_groups != n_classes else None
+
         def table(per_group: np.ndarray) -> np.ndarray:
             """(G,) -> (K, M), zero at the subtypes a class does not have."""
             if uniform:
@@ -470,6 +472,13 @@ class EBCC(Aggregator):
             prior = elog_tau[:, None] + elog_pi
             prior = prior.reshape(1, n_groups) if uniform else prior[allowed][None, :]
             r, lse = _softmax_rows(prior + loglik)
+            if gold is not None:  # gold labels: only the gold class's subtypes keep mass
+                rows = np.flatnonzero(gold >= 0)
+                own = group_class[None, :] == gold[rows, None]
+                kept = np.where(own, r[rows], 0.0)
+                total = kept.sum(axis=1, keepdims=True)
+                r[rows] = np.where(total > 0, kept / np.where(total > 0, total, 1.0),
+                                   own / own.sum(axis=1, keepdims=True))
             return r, (lse.sum() - kl_tau - kl_pi - kl_v) * per_answer
 
         def marginal(r: np.ndarray) -> np.ndarray:

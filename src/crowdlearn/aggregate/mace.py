@@ -258,7 +258,7 @@ class MACE(Aggregator):
             loglik = float((base + top + np.log(total)).sum())
             return p_cell, p_rest, loglik / n_answers
 
-        gold = current_gold(n_tasks)
+        gold = current_gold(n_tasks, k)
         gold_cell = None if gold is None else gold[cell_task]
 
         def e_step(params: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float]:
