@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -191,7 +192,9 @@ class Aggregator:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
         start = time.perf_counter()
-        with gold_context(gold_idx, answers.n_classes):
+        # a fit nested in another (auto's candidates) inherits the outer gold labels
+        held = gold_context(gold_idx, answers.n_classes) if gold_idx is not None else nullcontext()
+        with held:
             self._fit(answers)
         probas = np.asarray(self.probas_, dtype=np.float64)
         if probas.shape != (answers.n_tasks, answers.n_classes):
