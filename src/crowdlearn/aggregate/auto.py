@@ -240,6 +240,10 @@ def collapsed_classes(
 def _clone(candidate: Candidate) -> Aggregator:
     if isinstance(candidate, Aggregator):
         return type(candidate)(**candidate.get_params())
+    if get_strategy_class(candidate).name == "mv":
+        # auto scores a candidate by the confusions its posterior implies: majority vote's
+        # is its hard decision (ties split), not the vote shares of MajorityVote's default
+        return make_strategy(candidate, posterior="tied")
     return make_strategy(candidate)
 
 
