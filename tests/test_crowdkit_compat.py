@@ -205,3 +205,18 @@ def test_truth_attached_to_answers_is_not_gold() -> None:
 def test_gold_labels_outside_the_classes_are_an_error() -> None:
     with pytest.raises(DataError, match="gold label"):
         DawidSkene().fit(TOY, pd.Series({"t1": "maybe"}))
+
+
+def test_one_coin_and_wds_take_a_prior_confusion() -> None:
+    answers, truth = adversarial_crowd()
+    k, w = answers.n_classes, answers.n_workers
+    history = np.zeros((w, k, k))  # (worker, true, answer) counts from a past project
+    history[:4] = 100 * np.roll(np.eye(k), 1, axis=1)  # the permuters, seen permuting
+    history[4:] = 100 * np.eye(k)
+    for cls in ("onecoin", "wds"):
+        blind = make_strategy(cls).fit(answers)
+        est = make_strategy(cls, initial_error_strategy="addition")
+        informed = est.fit(answers, initial_error=history)
+        assert np.mean(informed.labels_ == truth) > np.mean(blind.labels_ == truth) + 0.5, cls
+    one = make_strategy("onecoin", initial_error_strategy="assign", n_iter=0)
+    assert np.allclose(one.fit(answers, initial_error=history).skills_, [0] * 4 + [1] * 3)
