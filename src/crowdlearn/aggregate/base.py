@@ -11,7 +11,12 @@ learning in ``fit``, learned attributes ending in ``_``:
 ``confusions_``
     (workers x classes x classes) worker confusion matrices, rows = true class, columns = answer,
     for strategies that model them; ``skills_`` (one number per worker) for those that do not;
-``priors_``, ``n_iter_``, ``log_likelihood_``, ``fit_seconds_``, ``answers_``.
+``priors_``, ``n_iter_``, ``log_likelihood_``, ``fit_seconds_``, ``answers_``;
+``gold_`` (class index per task, -1 where unknown) when ``fit`` was given gold labels.
+
+Gold labels (``fit(data, true_labels)`` / ``fit(data, gold=...)``) are fixed posteriors: the
+EM skeleton (:func:`~crowdlearn.aggregate._em.run_em`) clamps them in every E-step of every
+strategy built on it, and ``fit`` clamps the final ``probas_`` / ``labels_`` of every strategy.
 
 Subclasses implement ``_fit(answers)`` on an :class:`~crowdlearn.answers.Answers` and set
 ``probas_`` (ndarray) plus whatever else they learn; the base derives ``labels_`` (argmax, exact
