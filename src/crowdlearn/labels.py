@@ -328,7 +328,7 @@ def encode_labels(
 
     if ints is not None:
         if declared is not None:
-            if declared.dtype.kind in "iu":
+            if declared.dtype.kind in "iub":  # boolean classes: False == 0, True == 1
                 return _lookup_labels(ints, declared.astype(np.int64), source, field, locate,
                                       known, names=declared)
             # text class names: an integer label names the class that spells it

@@ -98,40 +98,50 @@ def tick(n: int = 1, **postfix: Any) -> None:
     bar.update(n)
 
 
-_GOLD: ContextVar[np.ndarray | None] = ContextVar("crowdlearn_gold", default=None)
+_GOLD: ContextVar[tuple[np.ndarray, int] | None] = ContextVar("crowdlearn_gold", default=None)
 
 
 @contextmanager
-def gold_context(gold: np.ndarray | None) -> Iterator[None]:
-    """Make ``gold`` (class index per task, -1 where unknown) the gold labels of the EM runs
-    started inside the block (``None``: no gold labels)."""
-    token = _GOLD.set(gold)
+def gold_context(gold: np.ndarray | None, n_classes: int = 0) -> Iterator[None]:
+    """Make ``gold`` (class index per task, -1 where unknown; ``n_classes`` classes) the gold
+    labels of the EM runs started inside the block (``None``: no gold labels)."""
+    token = _GOLD.set(None if gold is None else (gold, int(n_classes)))
     try:
         yield
     finally:
         _GOLD.reset(token)
 
 
-def current_gold(n_tasks: int | None = None) -> np.ndarray | None:
+def current_gold(n_tasks: int | None = None, n_classes: int | None = None
+                 ) -> np.ndarray | None:
     """The gold labels in force (see :func:`gold_context`), or ``None``.
 
-    With ``n_tasks``, gold labels of another length (a sub-problem fitted on other tasks) are
-    not returned.
+    Gold labels of another number of tasks (a sub-problem fitted on other tasks) or, when
+    ``n_classes`` is given, of another number of classes (a posterior over something else than
+    the classes, e.g. EBCC's subtypes) are not returned.
     """
-    gold = _GOLD.get()
-    if gold is None or (n_tasks is not None and len(gold) != n_tasks):
+    held = _GOLD.get()
+    if held is None:
+        return None
+    gold, k = held
+    if (n_tasks is not None and len(gold) != n_tasks) or (n_classes is not None
+                                                          and n_classes != k):
         return None
     return gold
 
 
-def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None) -> np.ndarray:
+def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None,
+               class_major: bool = False) -> np.ndarray:
     """``probas`` (tasks x classes) with the rows of gold tasks replaced by one-hot vectors.
 
     ``gold`` defaults to the labels in force (:func:`current_gold`); rows are changed in place
-    when ``probas`` is writable, and ``probas`` is returned.
+    when ``probas`` is writable, and ``probas`` is returned. ``class_major``: ``probas`` is
+    (classes x tasks).
     """
+    if class_major:
+        return clamp_gold(probas.T, gold).T
     if gold is None:
-        gold = current_gold(len(probas))
+        gold = current_gold(*probas.shape)
     if gold is None:
         return probas
     rows = np.flatnonzero(gold >= 0)
@@ -171,12 +181,17 @@ class EMStepper(Generic[P]):
         *,
         tol: float = 1e-5,
         stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+        class_major: bool = False,
     ) -> None:
         self.m_step, self.e_step, self.tol, self.stop = m_step, e_step, tol, stop
-        # gold labels in force (gold_context) are clamped initially and after every E-step
-        self.gold = current_gold(len(init_probas))
+        # gold labels in force (gold_context) are clamped initially and after every E-step;
+        # ``class_major``: the posteriors are (classes x tasks)
+        self.class_major = class_major
+        shape = np.shape(init_probas)
+        self.gold = (None if len(shape) != 2
+                     else current_gold(*(shape[::-1] if class_major else shape)))
         if self.gold is not None:
-            init_probas = clamp_gold(np.array(init_probas, copy=True), self.gold)
+            init_probas = clamp_gold(np.array(init_probas, copy=True), self.gold, class_major)
         self.probas = init_probas
         self.params = m_step(init_probas)
         self.history: list[float] = []
@@ -194,7 +209,7 @@ class EMStepper(Generic[P]):
         previous = self.probas
         self.probas, ll = self.e_step(self.params)
         if self.gold is not None:
-            self.probas = clamp_gold(self.probas, self.gold)
+            self.probas = clamp_gold(self.probas, self.gold, self.class_major)
         self.params = self.m_step(self.probas)
         self.history.append(float(ll))
         self.n_iter += 1
@@ -225,6 +240,7 @@ def run_em(
     max_iter: int = 100,
     progress: Any = None,
     stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    class_major: bool = False,
 ) -> EMResult[P]:
     """Run EM from ``init_probas`` until the per-answer objective moves by less than ``tol``.
 
@@ -237,9 +253,9 @@ def run_em(
     as soon as it returns true (e.g. ``np.allclose(prev, new, atol=1e-3)``, the rule of the
     reference IBCC / EBCC / BWA implementations).
     Gold labels in force (:func:`gold_context`) are clamped in the initial posterior and after
-    every E-step.
+    every E-step; ``class_major`` says the posteriors are (classes x tasks).
     """
-    em = EMStepper(init_probas, m_step, e_step, tol=tol, stop=stop)
+    em = EMStepper(init_probas, m_step, e_step, tol=tol, stop=stop, class_major=class_major)
     for _ in range(max(int(max_iter), 0)):
         done = em.step()
         ll = em.history[-1]

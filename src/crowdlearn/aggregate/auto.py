@@ -260,12 +260,11 @@ def collapsed_classes(
 def _clone(candidate: Candidate) -> Aggregator:
     if isinstance(candidate, Aggregator):
         return type(candidate)(**candidate.get_params())
-    est = make_strategy(candidate)
-    if "posterior" in est.get_params() and est.get_params()["posterior"] == "shares":
-        # majority vote's posterior as a model: the winning class (ties split), not the vote
-        # shares (crowd-kit's MV probas), which would score MV as a soft vote
-        est.set_params(posterior="tied")
-    return est
+    if get_strategy_class(candidate).name == "mv":
+        # auto scores a candidate by the confusions its posterior implies: majority vote's
+        # is its hard decision (ties split), not the vote shares of MajorityVote's default
+        return make_strategy(candidate, posterior="tied")
+    return make_strategy(candidate)
 
 
 def _label(candidate: Candidate) -> str:

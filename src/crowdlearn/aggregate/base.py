@@ -11,7 +11,12 @@ learning in ``fit``, learned attributes ending in ``_``:
 ``confusions_``
     (workers x classes x classes) worker confusion matrices, rows = true class, columns = answer,
     for strategies that model them; ``skills_`` (one number per worker) for those that do not;
-``priors_``, ``n_iter_``, ``log_likelihood_``, ``fit_seconds_``, ``answers_``.
+``priors_``, ``n_iter_``, ``log_likelihood_``, ``fit_seconds_``, ``answers_``;
+``gold_`` (class index per task, -1 where unknown) when ``fit`` was given gold labels.
+
+Gold labels (``fit(data, true_labels)`` / ``fit(data, gold=...)``) are fixed posteriors: the
+EM skeleton (:func:`~crowdlearn.aggregate._em.run_em`) clamps them in every E-step of every
+strategy built on it, and ``fit`` clamps the final ``probas_`` / ``labels_`` of every strategy.
 
 Subclasses implement ``_fit(answers)`` on an :class:`~crowdlearn.answers.Answers` and set
 ``probas_`` (ndarray) plus whatever else they learn; the base derives ``labels_`` (argmax, exact
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -199,8 +205,10 @@ class Aggregator:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
         start = time.perf_counter()
-        # the bar is drawn only for fits of 2 s or more
-        with fit_progress(type(self).__name__), gold_context(gold_idx):
+        # the bar is drawn only for fits of 2 s or more; a fit nested in another (auto's
+        # candidates) inherits the outer gold labels
+        held = gold_context(gold_idx, answers.n_classes) if gold_idx is not None else nullcontext()
+        with fit_progress(type(self).__name__), held:
             self._fit(answers)
         probas = np.asarray(self.probas_, dtype=np.float64)
         if probas.shape != (answers.n_tasks, answers.n_classes):

@@ -229,7 +229,7 @@ class GLAD(Aggregator):
             bar = progress_bar(total=int(self.n_iter), desc="GLAD")
         try:
             result = run_em(init_probas, m_step, e_step, tol=float(self.tol),
-                            max_iter=int(self.n_iter), progress=bar)
+                            max_iter=int(self.n_iter), progress=bar, class_major=True)
         finally:
             if bar is not None:
                 bar.close()

@@ -82,6 +82,12 @@ class KOS(Aggregator):
     n_iter_ : int
         Iterations run.
 
+    Notes
+    -----
+    As crowd-kit: data with other than two classes raise a ``ValueError``
+    (:class:`~crowdlearn.errors.DataError`), and empty input gives empty results (an empty
+    object Series as ``labels_`` from a DataFrame).
+
     References
     ----------
     D. R. Karger, S. Oh and D. Shah. "Iterative learning for reliable crowdsourcing

@@ -18,7 +18,7 @@ from scipy.special import digamma
 from ..answers import Answers
 from ..errors import CrowdlearnError
 from ..params import N_ITER, POSITIVE, Choice, Float, Int, Param, Seed
-from ._em import run_em
+from ._em import current_gold, run_em
 from .base import Aggregator, register
 
 __all__ = ["MACE"]
@@ -266,8 +266,13 @@ class MACE(Aggregator):
             loglik = float((base + top + np.log(total)).sum())
             return p_cell, p_rest, loglik / n_answers
 
+        gold = current_gold(n_tasks, k)
+        gold_cell = None if gold is None else gold[cell_task]
+
         def e_step(params: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float]:
             p_cell, _, loglik = posterior(params)
+            if gold_cell is not None:  # gold labels: fixed posteriors (see _em.gold_context)
+                p_cell = np.where(gold_cell >= 0, cell_label == gold_cell, p_cell)
             return p_cell, loglik  # the M-step only needs the voted cells
 
         def dense(params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -61,10 +61,25 @@ def summarize(est: Aggregator, strategy: str | None = None) -> dict[str, Any]:
         "log_likelihood": _jsonable(est.log_likelihood_),
         "seconds": round(float(est.fit_seconds_), 6),
     }
-    acc = accuracy_against_truth(arrays["labels"], answers)
-    if acc is not None:
-        out["accuracy"] = acc
-        out["n_tasks_with_truth"] = int(answers.truth_mask.sum())
+    gold = getattr(est, "gold_", None)
+    if gold is not None and answers.has_truth:
+        # gold tasks are given, not inferred: their accuracy is reported apart, and
+        # "accuracy" covers the other tasks only (it would be inflated otherwise)
+        on_gold = np.asarray(gold) >= 0
+        labels = np.asarray(arrays["labels"])
+        for key, mask in (("", ~on_gold), ("_gold", on_gold)):
+            known = answers.truth_mask & mask
+            out[f"accuracy{key}"] = (float(np.mean(labels[known] == answers.truth[known]))
+                                     if known.any() else None)
+            out[f"n_tasks_with_truth{key}"] = int(known.sum())
+        out["n_gold_tasks"] = int(on_gold.sum())
+    elif gold is not None:
+        out["n_gold_tasks"] = int((np.asarray(gold) >= 0).sum())
+    else:
+        acc = accuracy_against_truth(arrays["labels"], answers)
+        if acc is not None:
+            out["accuracy"] = acc
+            out["n_tasks_with_truth"] = int(answers.truth_mask.sum())
     for extra in ("chosen_", "reason_", "scores_"):
         if hasattr(est, extra):
             out[extra.rstrip("_")] = _jsonable(getattr(est, extra))

@@ -422,6 +422,11 @@ class GoldMajorityVote(Aggregator):
     [1.0, 0.5]
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "default_skill": Float(none=True), "on_missing_skill": Choice("error", "value", "ignore"),
+        "tie_break": TIE_BREAK, "random_state": SEED,
+    }
+
     def __init__(
         self,
         default_skill: float | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from . import add_command
 from ._common import add_input_arguments, format_table, load_answers, parse_params
@@ -35,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="strategy parameter (repeatable), e.g. --param n_iter=50")
     p.add_argument("--seed", type=int, default=None,
                    help="random_state of randomised strategies and of tie-breaking")
+    p.add_argument("--gold", default=None, metavar="FILE",
+                   help="gold labels: known true labels of some tasks (same formats as "
+                   "--truth), held fixed by every strategy; accuracy is then reported on the "
+                   "other tasks and on the gold tasks apart")
     p.add_argument("--quiet", action="store_true",
                    help="print nothing but errors (and no progress bar)")
     p.set_defaults(func=run)
@@ -61,6 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..aggregate.results import summarize, write_results
 
     answers = load_answers(args)
+    gold = _read_gold(args.gold, answers)
     out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     extra = parse_params(args.param)
     if args.strategy.strip().lower() == "all":
@@ -72,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
                 rows.append([name, None, None, None, None, "binary only"])
                 continue
             est = make_strategy(name, **_with_seed(cls, extra, args.seed))
-            est.fit(answers)
+            est.fit(answers, gold=gold)
             write_results(est, out_dir / name, strategy=name)
             s = summarize(est, name)
             rows.append([name, s.get("accuracy"), s["n_iter"], s["log_likelihood"],
@@ -87,19 +93,35 @@ def _run(args: argparse.Namespace) -> int:
     cls = get_strategy_class(name)
     params = {**bracket, **_with_seed(cls, extra, args.seed)}
     est = make_strategy(name, **params)
-    est.fit(answers)
+    est.fit(answers, gold=gold)
     paths = write_results(est, out_dir, strategy=cls.name)
     if not args.quiet:
         s = summarize(est, cls.name)
         line = (f"{cls.name}: {answers.n_tasks} tasks, {answers.n_answers} answers, "
                 f"{s['n_iter']} iterations, {s['seconds']:.3f} s")
-        if "accuracy" in s:
-            line += f", accuracy {s['accuracy']:.4f} on {s['n_tasks_with_truth']} tasks"
+        if "n_gold_tasks" in s:
+            line += f", {s['n_gold_tasks']} gold tasks"
+        if s.get("accuracy") is not None:
+            other = " other" if "n_gold_tasks" in s else ""
+            line += (f", accuracy {s['accuracy']:.4f} on {s['n_tasks_with_truth']}{other} "
+                     f"tasks")
+        if s.get("accuracy_gold") is not None:
+            line += (f" (gold tasks: {s['accuracy_gold']:.4f} on "
+                     f"{s['n_tasks_with_truth_gold']})")
         print(line)
         if hasattr(est, "reason_"):
             print(f"auto: {est.reason_}")
         print(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")
     return 0
+
+
+def _read_gold(path: str | None, answers: Any) -> Any:
+    """Class index per task from the ``--gold`` file (-1 where unknown), or ``None``."""
+    if path is None:
+        return None
+    from ..io.truth import read_truth
+
+    return read_truth(path, answers.with_truth(None)).truth
 
 
 def _with_seed(cls: type, params: dict, seed: int | None) -> dict:

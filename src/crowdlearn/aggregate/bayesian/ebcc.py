@@ -9,7 +9,7 @@ import numpy as np
 
 from ...answers import Answers
 from ...params import N_ITER, POSITIVE, SEED, TOL, Bool, Float, Int, Param
-from .._em import EMResult, run_em
+from .._em import EMResult, current_gold, run_em
 from ..base import Aggregator, register
 from ._common import (
     _ConfusionPosterior,
@@ -192,6 +192,9 @@ class EBCC(Aggregator):
         # total concentration a_pi over the subtypes of a class (zero: no such subtype)
         eta0 = np.where(allowed, float(self.a_pi) / per_class[:, None], 0.0)
         per_answer = 1.0 / max(answers.n_answers, 1)
+        # gold labels (see _em.gold_context): the skeleton clamps posteriors over the classes
+        # only, so with subtypes EBCC keeps the gold class's subtypes itself
+        gold = current_gold(n_tasks, n_classes) if n_groups != n_classes else None
 
         def table(per_group: np.ndarray) -> np.ndarray:
             """(G,) -> (K, M), zero at the subtypes a class does not have."""
@@ -214,6 +217,13 @@ class EBCC(Aggregator):
             prior = elog_tau[:, None] + elog_pi
             prior = prior.reshape(1, n_groups) if uniform else prior[allowed][None, :]
             r, lse = _softmax_rows(prior + loglik)
+            if gold is not None:  # gold labels: only the gold class's subtypes keep mass
+                rows = np.flatnonzero(gold >= 0)
+                own = group_class[None, :] == gold[rows, None]
+                kept = np.where(own, r[rows], 0.0)
+                total = kept.sum(axis=1, keepdims=True)
+                r[rows] = np.where(total > 0, kept / np.where(total > 0, total, 1.0),
+                                   own / own.sum(axis=1, keepdims=True))
             return r, (lse.sum() - kl_tau - kl_pi - kl_v) * per_answer
 
         def marginal(r: np.ndarray) -> np.ndarray:

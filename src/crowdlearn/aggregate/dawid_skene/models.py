@@ -34,8 +34,32 @@ from .shared import (
 from .spectral import SpectralInitError, spectral_confusions
 
 
+class _InitialErrorFit:
+    """crowd-kit's ``fit(data, true_labels, initial_error)`` for the Dawid-Skene family."""
+
+    def fit(self, data: Any, true_labels: Any = None, initial_error: Any = None, *,
+            gold: Any = None) -> Any:
+        """Fit by EM; ``true_labels`` / ``gold``: gold labels (see ``Aggregator.fit``);
+        ``initial_error``: prior confusions (see ``initial_error_strategy``)."""
+        self._initial_error = initial_error
+        try:
+            return super().fit(data, true_labels, gold=gold)  # type: ignore[misc]
+        finally:
+            del self._initial_error
+
+    def fit_predict(self, data: Any, true_labels: Any = None, initial_error: Any = None, *,
+                    gold: Any = None) -> Any:
+        """Fit, then return ``labels_``."""
+        return self.fit(data, true_labels, initial_error, gold=gold).labels_
+
+    def fit_predict_proba(self, data: Any, true_labels: Any = None, initial_error: Any = None,
+                          *, gold: Any = None) -> Any:
+        """Fit, then return ``probas_``."""
+        return self.fit(data, true_labels, initial_error, gold=gold).probas_
+
+
 @register("ds", "dawid-skene")
-class DawidSkene(_DSFamily):
+class DawidSkene(_InitialErrorFit, _DSFamily):
     r"""Dawid-Skene: one full confusion matrix per worker, fitted by EM.
 
     Worker ``w`` answers ``l`` on a task of true class ``k`` with probability
@@ -140,26 +164,6 @@ class DawidSkene(_DSFamily):
         self.random_state = random_state
         self.initial_error_strategy = initial_error_strategy
 
-    def fit(self, data: Any, true_labels: Any = None, initial_error: Any = None, *,
-            gold: Any = None) -> DawidSkene:
-        """Fit by EM; ``true_labels`` / ``gold``: gold labels (see ``Aggregator.fit``);
-        ``initial_error``: prior confusions (see ``initial_error_strategy``)."""
-        self._initial_error = initial_error
-        try:
-            return super().fit(data, true_labels, gold=gold)  # type: ignore[return-value]
-        finally:
-            del self._initial_error
-
-    def fit_predict(self, data: Any, true_labels: Any = None, initial_error: Any = None, *,
-                    gold: Any = None) -> Any:
-        """Fit, then return ``labels_``."""
-        return self.fit(data, true_labels, initial_error, gold=gold).labels_
-
-    def fit_predict_proba(self, data: Any, true_labels: Any = None, initial_error: Any = None,
-                          *, gold: Any = None) -> Any:
-        """Fit, then return ``probas_``."""
-        return self.fit(data, true_labels, initial_error, gold=gold).probas_
-
     def _initial_probas(self, answers: Answers, design: _Design) -> np.ndarray:
         if self.init not in ("mv", "spectral"):
             raise ValueError(f"init must be 'mv' or 'spectral', got {self.init!r}")
@@ -206,7 +210,7 @@ class DawidSkene(_DSFamily):
 
 
 @register("onecoin", "one-coin-ds")
-class OneCoinDawidSkene(_DSFamily):
+class OneCoinDawidSkene(_InitialErrorFit, _DSFamily):
     r"""One-coin Dawid-Skene: one accuracy per worker, errors uniform over the other classes.
 
     .. math:: \pi^{(w)}_{k,l} = s_w \text{ if } l = k, \quad \frac{1 - s_w}{K - 1} \text{ else}
@@ -227,6 +231,9 @@ class OneCoinDawidSkene(_DSFamily):
         Stop when the log-likelihood per answer changes by less than ``tol``.
     random_state : int or None
         Seed of the draw breaking exact ties.
+    initial_error_strategy : {None, "assign", "addition"}
+        As in :class:`DawidSkene`: ``fit(..., initial_error=...)`` (prior confusion counts per
+        worker) enters the first M-step as prior hits (its diagonal) and answers (its total).
 
     Attributes
     ----------
@@ -251,23 +258,38 @@ class OneCoinDawidSkene(_DSFamily):
 
     param_specs: ClassVar[dict[str, Param]] = {
         "n_iter": N_ITER, "tol": TOL, "random_state": SEED,
+        "initial_error_strategy": Choice("assign", "addition", none=True),
     }
 
-    def __init__(self, n_iter: int = 100, tol: float = 1e-5, random_state: Any = 0) -> None:
+    def __init__(self, n_iter: int = 100, tol: float = 1e-5, random_state: Any = 0,
+                 initial_error_strategy: str | None = None) -> None:
         self.n_iter = n_iter
         self.tol = tol
         self.random_state = random_state
+        self.initial_error_strategy = initial_error_strategy
 
     def _fit(self, answers: Answers) -> None:
         k = answers.n_classes
         n_answers = max(answers.n_answers, 1)
         per_worker = answers.answers_per_worker().astype(np.float64)
+        given = _Design(answers).given & (per_worker > 0)[:, None]
+        strategy = self.initial_error_strategy
+        prior = prior_confusion(answers, getattr(self, "_initial_error", None), strategy, given)
+        first = [prior is not None]
 
         def m_step(probas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             correct = probas[answers.task, answers.label]
             hits = np.bincount(answers.worker, weights=correct, minlength=answers.n_workers)
+            total = per_worker
+            if first[0]:  # prior confusion: its diagonal as hits, its total as answers
+                first[0] = False
+                diag = np.arange(k)
+                p_hits = prior.counts[:, diag, diag].sum(axis=1)
+                p_total = prior.counts.sum(axis=(1, 2))
+                hits, total = (p_hits, p_total) if strategy == "assign" else \
+                    (hits + p_hits, total + p_total)
             skills = np.full(answers.n_workers, 1.0 / max(k, 1))
-            np.divide(hits, per_worker, out=skills, where=per_worker > 0)
+            np.divide(hits, total, out=skills, where=total > 0)
             return skills, _class_priors(probas)
 
         n = answers.n_tasks
@@ -295,7 +317,7 @@ class OneCoinDawidSkene(_DSFamily):
 
 
 @register("wds")
-class WDS(_DSFamily):
+class WDS(_InitialErrorFit, _DSFamily):
     r"""Weighted Dawid-Skene (peerannot's WDS): votes weighted by the DS confusion diagonal.
 
     Dawid-Skene is fitted first; then each answer ``l`` of worker ``w`` counts
@@ -307,8 +329,8 @@ class WDS(_DSFamily):
 
     Parameters
     ----------
-    n_iter, tol, alpha, init, random_state
-        Passed to :class:`DawidSkene`.
+    n_iter, tol, alpha, init, random_state, initial_error_strategy
+        Passed to :class:`DawidSkene` (as is ``fit``'s ``initial_error``).
 
     Attributes
     ----------
@@ -330,7 +352,7 @@ class WDS(_DSFamily):
 
     param_specs: ClassVar[dict[str, Param]] = {
         "n_iter": N_ITER, "tol": TOL, "alpha": Float(0), "init": Choice("mv", "spectral"),
-        "random_state": SEED,
+        "random_state": SEED, "initial_error_strategy": Choice("assign", "addition", none=True),
     }
 
     def __init__(
@@ -340,15 +362,19 @@ class WDS(_DSFamily):
         alpha: float = 0.0,
         init: str = "mv",
         random_state: Any = 0,
+        initial_error_strategy: str | None = None,
     ) -> None:
         self.n_iter = n_iter
         self.tol = tol
         self.alpha = alpha
         self.init = init
         self.random_state = random_state
+        self.initial_error_strategy = initial_error_strategy
 
     def _fit(self, answers: Answers) -> None:
-        ds = DawidSkene(self.n_iter, self.tol, self.alpha, self.init, self.random_state)
+        ds = DawidSkene(self.n_iter, self.tol, self.alpha, self.init, self.random_state,
+                        self.initial_error_strategy)
+        ds._initial_error = getattr(self, "_initial_error", None)
         ds._fit(answers)
         for attr in ("confusions_", "priors_", "n_iter_", "log_likelihood_", "loss_history_",
                      "converged_", "init_"):
