@@ -256,3 +256,13 @@ def test_peerannot_folder_with_repeated_answers_round_trips(tmp_path: Path) -> N
     text_file(tmp_path / "set", "metadata.json", json.dumps({"duplicates": "some"}))
     with pytest.raises(DataError, match=r"metadata.json: field 'duplicates': expected"):
         read(tmp_path / "set")
+
+
+def test_headerless_truth_lines_are_not_positions_into_named_classes(tmp_path: Path) -> None:
+    answers = text_file(tmp_path, "a.csv", "task,worker,label\n1,a,1\n1,b,2\n2,a,unsure\n")
+    lines = text_file(tmp_path, "gold.txt", "1\n2\n")
+    with pytest.raises(DataError, match=r"gold.txt: field 'truth': one number per line means "
+                       r"class indices in task order, but the answers' classes are names"):
+        read(answers, truth=lines)
+    ints = text_file(tmp_path, "b.csv", "task,worker,label\n1,a,0\n2,a,1\n")
+    assert read(ints, truth=lines).truth.tolist() == [1, 2]  # integer classes: indices

@@ -358,6 +358,8 @@ class RawTruth:
         self.source = source
         self.locate = locate if locate is not None else _position
         self.fields = fields
+        #: read from a header-less text file of numbers (positions, or names? see build_answers)
+        self.lines = False
 
     def class_names(self, like: np.ndarray | None = None) -> np.ndarray:
         """The classes this truth implies on its own (used to widen inferred classes).
@@ -577,6 +579,13 @@ def build_answers(
                 source=source, field=fields[2], locate=loc), locate)
     if truth is not None and classes is None and n_classes is None and class_names is None:
         l_codes, names = widen_classes(l_codes, names, truth.class_names(like=names))
+    if truth is not None and truth.lines and class_names is None and names.dtype.kind in "USO":
+        shown = ", ".join(repr(str(c)) for c in names[:5]) + (", ..." if len(names) > 5 else "")
+        raise DataError(
+            f"one number per line means class indices in task order, but the answers' classes "
+            f"are names ({shown}): give the truth as a task,truth table", source=truth.source,
+            field=truth.fields[1],
+        )
     answers = Answers(
         t_codes, w_codes, l_codes, task_ids=task_ids, worker_ids=worker_ids, classes=names,
         name=name, duplicates=duplicates, source=source, locate=locate,  # type: ignore[arg-type]
