@@ -334,6 +334,12 @@ def _(d: Path) -> Case:
     return peerannot_case(d, '{"0": {"1": 0}, "1": {"1": 5}}', '{"n_classes": 2}')
 
 
+@case("metadata.json with 200 million classes")
+def _(d: Path) -> Case:
+    return peerannot_case(d, '{"0": {"1": 0}}', '{"n_classes": 200000000}',
+                          named="metadata.json")
+
+
 @case("metadata.json class names of the wrong count")
 def _(d: Path) -> Case:
     return peerannot_case(d, '{"0": {"1": 0}}', '{"n_classes": 3, "classes": ["a", "b"]}',
