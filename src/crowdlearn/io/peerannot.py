@@ -387,8 +387,11 @@ def write_peerannot(
     folder = Path(folder)
     n_repeated = _n_repeated(answers)
     if n_repeated and not repeated:
-        raise DataError("answers.json cannot hold two answers of one worker to one task",
-                        source=source_name(folder))
+        raise DataError(
+            f"answers.json cannot hold two answers of one worker to one task ({n_repeated:,} "
+            f"answers repeat a pair); keep one of each when reading "
+            f"({option('duplicates', 'first|last', repr('first') + ' or ' + repr('last'))}) "
+            "or write a table", source=source_name(folder))
     data_name = name or answers.name or folder.resolve().name
     task_keys = [_key(v) for v in answers.task_ids.tolist()]
     worker_keys = [_key(v) for v in answers.worker_ids.tolist()]
