@@ -262,3 +262,21 @@ def test_auto_uses_more_splits_on_small_data() -> None:
     fixed = AutoAggregator(candidates=["mv"], n_splits=2).fit(small)
     assert fixed.n_splits_ == 2 and len(fixed.scores_["mv"]["per_split"]) == 2
     assert "over 2 split(s)" in fixed.reason_
+
+
+@pytest.mark.parametrize("tasks", [[0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1, 1, 1]])
+def test_auto_works_on_crowds_of_one_or_two_tasks(tasks: list[int]) -> None:
+    # with so few answers a random split may hide none; auto then hides one answer of a task
+    # with several instead of claiming that every task has a single answer
+    n = len(tasks)
+    answers = Answers.from_arrays(tasks, [f"w{i % 3}" for i in range(n)], [i % 2 for i in range(n)])
+    est = AutoAggregator().fit(answers)
+    assert est.labels_.shape == (len(set(tasks)),)
+    assert all(len(s["per_split"]) == est.n_splits_ for s in est.scores_.values()
+               if s["error"] is None)
+
+
+def test_auto_says_why_when_no_task_has_two_answers() -> None:
+    answers = Answers.from_arrays([0, 1], ["a", "b"], [0, 1])
+    with pytest.raises(CrowdlearnError, match="every task has a single answer"):
+        AutoAggregator().fit(answers)

@@ -163,8 +163,10 @@ def test_weighted_majority_vote_matches_crowdkit() -> None:
     ref = ck.MajorityVote().fit(frame, skills=skills)
     ours = MajorityVote(tie_break="first").fit(answers, skills)
     assert np.array_equal(ours.labels_, ref.labels_.reindex(answers.task_ids).to_numpy())
-    # crowdlearn's probas are the indicator of the best classes, crowd-kit's the shares
-    assert np.allclose(ours.probas_, tied_max_probas(aligned(ref.probas_, answers)))
+    # probas_ are crowd-kit's weighted vote shares; posterior="tied" the best classes
+    assert np.allclose(ours.probas_, aligned(ref.probas_, answers))
+    tied_mv = MajorityVote(tie_break="first", posterior="tied").fit(answers, skills)
+    assert np.allclose(tied_mv.probas_, tied_max_probas(aligned(ref.probas_, answers)))
     assert np.array_equal(MajorityVote().fit_predict(answers, skills.to_numpy()), ours.labels_)
 
 
@@ -176,6 +178,7 @@ def test_majority_vote_ties_are_uniform_and_drawn_with_the_seed() -> None:
     answers = Answers(task, worker, label)
     mv = MajorityVote(random_state=1).fit(answers)
     assert np.allclose(mv.probas_, 0.5)
+    assert np.allclose(MajorityVote(posterior="tied").fit(answers).probas_, 0.5)
     share = mv.labels_.mean()
     assert 0.4 < share < 0.6, share  # not always the first class (crowd-kit's rule)
     assert np.array_equal(MajorityVote(random_state=1).fit(answers).labels_, mv.labels_)
@@ -187,7 +190,10 @@ def test_majority_vote_on_a_small_example() -> None:
     answers = Answers.from_arrays(["a", "a", "a", "b", "b", "c"], ["x", "y", "z", "x", "y", "z"],
                                   ["cat", "cat", "dog", "dog", "cat", "dog"])
     mv = MajorityVote().fit(answers)
-    assert np.allclose(mv.probas_, [[1, 0], [0.5, 0.5], [0, 1]])
+    assert np.allclose(mv.probas_, [[2 / 3, 1 / 3], [0.5, 0.5], [0, 1]])  # crowd-kit's shares
+    tied = MajorityVote(posterior="tied").fit(answers)
+    assert np.allclose(tied.probas_, [[1, 0], [0.5, 0.5], [0, 1]])
+    assert np.array_equal(tied.labels_, mv.labels_)
     assert mv.labels_[0] == 0 and mv.labels_[2] == 1
     assert np.allclose(NaiveSoft().fit(answers).probas_, [[2 / 3, 1 / 3], [0.5, 0.5], [0, 1]])
     # x and y agree on "a"; on the tied "b" exactly one of them agrees; z: 1 of 2
@@ -213,6 +219,9 @@ def test_missing_skills_policies() -> None:
     ignored = MajorityVote(on_missing_skill="ignore").fit(answers, partial)
     only3 = answers.select_answers(answers.worker < 3)
     assert np.array_equal(ignored.probas_, MajorityVote().fit(only3).probas_)
+    assert np.isnan(ignored.skills_[3])  # dropped, as crowd-kit drops the worker
+    with pytest.raises(ValueError, match="no worker"):
+        MajorityVote(on_missing_skill="ignore").fit(answers, pd.Series([], dtype=float))
     with pytest.raises(ValueError, match="default_skill"):
         MajorityVote(default_skill=0.5).fit(answers, partial)
 
@@ -314,7 +323,7 @@ def test_majority_vote_fast_path_equals_the_generic_rule(tie_break: str) -> None
     label = rng.integers(0, k, len(task))
     answers = Answers(task, worker, label, task_ids=np.arange(n_tasks + 2),
                       classes=np.arange(k), duplicates="all")
-    mv = MajorityVote(tie_break=tie_break, random_state=7).fit(answers)
+    mv = MajorityVote(tie_break=tie_break, random_state=7, posterior="tied").fit(answers)
     probas = tied_max_probas(vote_table(answers))
     labels = hard_labels(probas, tie_break, 7)
     assert np.array_equal(mv.probas_, probas)

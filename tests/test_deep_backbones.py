@@ -151,7 +151,7 @@ def test_error_messages() -> None:
         make_backbone("resnet9", (3, 4, 4), 10)
     with pytest.raises(CrowdlearnError, match="pretrained weights exist only for torchvision"):
         make_backbone("resnet18", (3, 32, 32), 10, pretrained=True)
-    with pytest.raises(CrowdlearnError, match="unknown activation 'swish'"):
+    with pytest.raises(CrowdlearnError, match="activation must be one of relu, .*got 'swish'"):
         make_backbone("mlp", (124,), 10, activation="swish")
     with pytest.raises(CrowdlearnError, match="dropout"):
         MLP(4, 2, dropout=1.0)

@@ -418,17 +418,18 @@ class Answers:
                            & (self.worker[1:] == self.worker[:-1])))
 
     def majority_labels(self, seed: int | None = 0) -> np.ndarray:
-        """Majority vote per task; ties broken by a seeded draw; -1 for a task with no answer."""
-        counts = self._vote_counts.toarray() if self.n_classes * self.n_tasks <= 50_000_000 \
-            else None
-        if counts is None:
-            raise MemoryError("too many tasks x classes for majority_labels; use an aggregator")
-        rng = np.random.default_rng(seed)
-        best = counts.max(axis=1, keepdims=True)
-        tied = (counts == best) & (best > 0)
-        noise = rng.random(counts.shape)
-        out = np.where(tied, noise, -1.0).argmax(axis=1).astype(INDEX_DTYPE)
-        out[best[:, 0] == 0] = MISSING
+        """Majority vote per task; -1 for a task with no answer.
+
+        Ties are broken by the seeded draw of ``MajorityVote(random_state=seed)`` (``crowdlearn
+        aggregate -s mv``), so both give the same labels for the same seed.
+        """
+        if self.n_tasks == 0 or self.n_classes == 0:
+            return np.full(self.n_tasks, MISSING, dtype=INDEX_DTYPE)
+        from .aggregate.voting import _class_major_votes, _majority
+
+        _, labels = _majority(_class_major_votes(self), "random", seed)
+        out = labels.astype(INDEX_DTYPE)
+        out[self.answers_per_task() == 0] = MISSING
         return out
 
     # ------------------------------------------------------------------ selection

@@ -85,3 +85,22 @@ class DataError(CrowdlearnError, ValueError):
 
 class NotFittedError(CrowdlearnError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class CrowdlearnWarning(UserWarning):
+    """Base class of every warning crowdlearn issues on purpose."""
+
+
+class ConvergenceWarning(CrowdlearnWarning):
+    """An iterative fit stopped at its iteration cap before meeting its convergence rule."""
+
+
+class MissingColumnError(DataError, KeyError):
+    """A required column (``task``, ``worker``, ``label``) is missing from a table.
+
+    Both a :class:`DataError` (one-line message, exit status 2 in the CLI) and a ``KeyError``,
+    which is what pandas code (and crowd-kit) raises for a missing column.
+    """
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return self._format()

@@ -242,3 +242,25 @@ def _shared_permutation(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     perm = np.empty(k, dtype=np.int64)
     perm[rows] = cols
     return perm
+
+
+# crowd-kit's metric names (DataFrame in, crowd-kit's results out), as thin adapters
+from .crowdkit_metrics import (  # noqa: E402
+    accuracy_on_aggregates,
+    alpha_krippendorff,
+    binary_distance,
+    consistency,
+    interval_distance,
+    masi_distance,
+    uncertainty,
+)
+
+__all__ += [
+    "accuracy_on_aggregates",
+    "alpha_krippendorff",
+    "binary_distance",
+    "consistency",
+    "interval_distance",
+    "masi_distance",
+    "uncertainty",
+]

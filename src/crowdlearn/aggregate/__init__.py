@@ -23,11 +23,13 @@ from .glad import GLAD
 from .kos import KOS
 from .mace import MACE
 from .mmsr import MMSR
-from .voting import MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
+from .multilabel import BinaryRelevance
+from .voting import GoldMajorityVote, MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
 
 __all__ = [
     "AutoAggregator",
     "BWA",
+    "BinaryRelevance",
     "EBCC",
     "GLAD",
     "IBCC",
@@ -37,6 +39,7 @@ __all__ = [
     "WDS",
     "DawidSkene",
     "DawidSkeneClust",
+    "GoldMajorityVote",
     "MajorityVote",
     "NaiveSoft",
     "OneCoinDawidSkene",

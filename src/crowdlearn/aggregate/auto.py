@@ -93,12 +93,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import POSITIVE, SEED, Choice, Custom, Float, Int, Param
 from .base import Aggregator, available, get_strategy_class, make_strategy, register
 
 #: Strategies tried by default, in order of preference on exact ties (simplest first). Names
@@ -110,6 +111,12 @@ DEFAULT_CANDIDATES: tuple[str, ...] = (
 )
 
 Candidate = str | Aggregator
+
+CANDIDATES = Custom(
+    "a non-empty list of strategy names or aggregators",
+    lambda v: isinstance(v, (list, tuple)) and len(v) > 0
+    and all(isinstance(c, (str, Aggregator)) for c in v),
+    bad=("ds", [], [1]), none=True)
 
 
 def holdout_split(
@@ -145,6 +152,19 @@ def holdout_split(
     rank = np.arange(answers.n_answers) - answers.task_indptr[answers.task[order]]
     hidden = np.zeros(answers.n_answers, dtype=bool)
     hidden[order] = rank < n_hide[answers.task[order]]
+    return hidden
+
+
+def _split(answers: Answers, share: float, rng: np.random.Generator) -> np.ndarray:
+    """:func:`holdout_split`, hiding one answer of a random multi-answer task when the draw hid
+    none (a crowd of a few tasks): every split then scores something."""
+    hidden = holdout_split(answers, share, rng)
+    if not hidden.any():
+        multi = np.flatnonzero(answers.answers_per_task() >= 2)
+        if len(multi):
+            t = rng.choice(multi)
+            start = answers.task_indptr[t]
+            hidden[start + rng.integers(answers.task_indptr[t + 1] - start)] = True
     return hidden
 
 
@@ -240,7 +260,12 @@ def collapsed_classes(
 def _clone(candidate: Candidate) -> Aggregator:
     if isinstance(candidate, Aggregator):
         return type(candidate)(**candidate.get_params())
-    return make_strategy(candidate)
+    est = make_strategy(candidate)
+    if "posterior" in est.get_params() and est.get_params()["posterior"] == "shares":
+        # majority vote's posterior as a model: the winning class (ties split), not the vote
+        # shares (crowd-kit's MV probas), which would score MV as a soft vote
+        est.set_params(posterior="tied")
+    return est
 
 
 def _label(candidate: Candidate) -> str:
@@ -308,6 +333,13 @@ class AutoAggregator(Aggregator):
     'ds'
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "candidates": CANDIDATES, "holdout": Float(0, 1, low_open=True, high_open=True),
+        "n_splits": Int(1, none=True), "min_hidden": Int(1), "smoothing": POSITIVE,
+        "collapse_ratio": Float(0, 1), "confusion": Choice("plugin", "model"),
+        "random_state": SEED,
+    }
+
     def __init__(
         self,
         candidates: Sequence[Candidate] | None = None,
@@ -373,14 +405,14 @@ class AutoAggregator(Aggregator):
         if len(set(labels)) != len(labels):
             raise CrowdlearnError(f"auto: duplicate candidates in {labels}")
         rng = np.random.default_rng(self.random_state)
-        splits = [holdout_split(answers, self.holdout, rng)]
+        splits = [_split(answers, self.holdout, rng)]
         n_splits = self.n_splits
         if n_splits is None:
             per_split = max(int(splits[0].sum()), 1)
             n_splits = int(np.clip(np.ceil(self.min_hidden / per_split), 3, 10))
         if n_splits < 1:
             raise ValueError(f"n_splits must be at least 1, got {n_splits}")
-        splits += [holdout_split(answers, self.holdout, rng) for _ in range(n_splits - 1)]
+        splits += [_split(answers, self.holdout, rng) for _ in range(n_splits - 1)]
         splits = splits[:n_splits]
         self.n_splits_ = n_splits
         n_hidden = [int(h.sum()) for h in splits]

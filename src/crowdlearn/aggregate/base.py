@@ -27,7 +27,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..answers import Answers
-from ..errors import CrowdlearnError, NotFittedError
+from ..errors import CrowdlearnError, DataError, MissingColumnError, NotFittedError
+from ..params import Param, check_params, specs_of
+from ._em import clamp_gold, fit_progress, gold_context
 
 _REGISTRY: dict[str, type[Aggregator]] = {}
 
@@ -71,6 +73,8 @@ def make_strategy(name: str, **params: Any) -> Aggregator:
     """Instantiate the strategy registered under ``name`` with ``params``.
 
     ``name`` may carry parameters in peerannot's bracket syntax: ``"ds[max_iter=50,tol=1e-6]"``.
+    Every value is checked against the strategy's ``param_specs``
+    (:class:`~crowdlearn.params.ParameterError`, one line listing the valid values).
     """
     name, bracket = parse_strategy_spec(name)
     cls = get_strategy_class(name)
@@ -82,6 +86,7 @@ def make_strategy(name: str, **params: Any) -> Aggregator:
             f"strategy {cls.name!r} has no parameter {', '.join(unknown)} "
             f"(parameters: {', '.join(sorted(valid)) or 'none'})"
         )
+    check_params(f"strategy {cls.name!r}", specs_of(cls), bracket)
     return cls(**bracket)
 
 
@@ -127,6 +132,9 @@ class Aggregator:
     has_confusions: ClassVar[bool] = False
     #: whether the strategy only handles two classes
     binary_only: ClassVar[bool] = False
+    #: what each constructor parameter accepts (merged with the base classes'; see
+    #: :mod:`crowdlearn.params`); a test checks every parameter has one
+    param_specs: ClassVar[dict[str, Param]] = {}
 
     # -------------------------------------------------------------- sklearn-style params
     @classmethod
@@ -155,7 +163,7 @@ class Aggregator:
         return f"{type(self).__name__}({args})"
 
     # -------------------------------------------------------------- fitting
-    def fit(self, data: Any, y: Any = None) -> Aggregator:
+    def fit(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Aggregator:
         """Learn from crowd answers.
 
         Parameters
@@ -164,26 +172,48 @@ class Aggregator:
             An :class:`~crowdlearn.answers.Answers`, or a DataFrame with ``task`` (or ``item``),
             ``worker`` and ``label`` columns. With a DataFrame, ``labels_`` and ``probas_`` are
             pandas objects indexed by the original task ids, as in crowd-kit, and repeated
-            (task, worker) rows are all kept as answers, as crowd-kit does.
-        y:
-            Ignored (present for scikit-learn compatibility).
+            (task, worker) rows are all kept as answers, as crowd-kit does. A missing column
+            raises :class:`~crowdlearn.errors.MissingColumnError` (a ``KeyError``, as in
+            crowd-kit, and a :class:`~crowdlearn.errors.DataError`).
+        true_labels, gold:
+            Gold labels: the known true label of some tasks (crowd-kit's ``true_labels``; the
+            second positional argument, where scikit-learn puts ``y``). A pandas Series
+            indexed by task id, a ``{task_id: label}`` dict, a DataFrame with ``task`` and
+            ``label`` (or ``truth``) columns, or, with an ``Answers``, an array of class
+            indices per task (-1 where unknown). Every EM-type strategy holds the posterior of
+            a gold task fixed at its label in every E-step; every strategy returns the gold
+            label on gold tasks. Gold tasks absent from ``data`` are ignored (as in crowd-kit).
+            The truth attached to an ``Answers`` is *not* gold: it is kept for evaluation.
         """
+        check_params(type(self).__name__, specs_of(type(self)), self.get_params())
+        if true_labels is not None and gold is not None:
+            raise TypeError("give gold labels once: true_labels or gold, not both")
+        gold = true_labels if gold is None else gold
         answers, from_frame = _as_answers(data)
-        if self.binary_only and answers.n_classes != 2:
-            raise CrowdlearnError(
+        gold_idx = gold_indices(answers, gold)
+        if self.binary_only and answers.n_classes != 2 and answers.n_answers:
+            raise DataError(
                 f"{type(self).__name__} handles two classes only; the data has "
                 f"{answers.n_classes}"
             )
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
         start = time.perf_counter()
-        self._fit(answers)
+        # the bar is drawn only for fits of 2 s or more
+        with fit_progress(type(self).__name__), gold_context(gold_idx):
+            self._fit(answers)
         probas = np.asarray(self.probas_, dtype=np.float64)
         if probas.shape != (answers.n_tasks, answers.n_classes):
             raise AssertionError(
                 f"{type(self).__name__} produced probas of shape {probas.shape}, expected "
                 f"{(answers.n_tasks, answers.n_classes)}"
             )
+        if gold_idx is not None:
+            probas = clamp_gold(np.array(probas, copy=True), gold_idx)
+            if hasattr(self, "labels_"):
+                known = gold_idx >= 0
+                self.labels_ = np.where(known, gold_idx, np.asarray(self.labels_))
+            self.gold_ = gold_idx
         self.probas_ = probas
         if not hasattr(self, "labels_"):
             self.labels_ = argmax_random_ties(probas, getattr(self, "random_state", 0))
@@ -205,13 +235,13 @@ class Aggregator:
     def _fit(self, answers: Answers) -> None:
         raise NotImplementedError
 
-    def fit_predict(self, data: Any, y: Any = None) -> Any:
+    def fit_predict(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Any:
         """Fit, then return ``labels_``."""
-        return self.fit(data).labels_
+        return self.fit(data, true_labels, gold=gold).labels_
 
-    def fit_predict_proba(self, data: Any, y: Any = None) -> Any:
+    def fit_predict_proba(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Any:
         """Fit, then return ``probas_``."""
-        return self.fit(data).probas_
+        return self.fit(data, true_labels, gold=gold).probas_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_arrays"):
@@ -221,6 +251,13 @@ class Aggregator:
     def _to_pandas(self, answers: Answers) -> None:
         import pandas as pd
 
+        if answers.n_tasks == 0:  # crowd-kit's empty results
+            self.labels_ = pd.Series(dtype=float, name="agg_label")
+            self.probas_ = pd.DataFrame()
+            for attr, name in (("skills_", "skill"), ("priors_", "prior")):
+                if getattr(self, attr, None) is not None:
+                    setattr(self, attr, pd.Series(dtype=float, name=name))
+            return
         index = pd.Index(answers.task_ids, name="task")
         labels = np.asarray(self.labels_)
         self.labels_ = pd.Series(answers.classes[labels], index=index, name="agg_label")
@@ -254,13 +291,82 @@ def _as_answers(data: Any) -> tuple[Answers, bool]:
     except ImportError:  # pragma: no cover - pandas is a core dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
+        check_columns(data)
         # crowd-kit treats every row as an answer, repeated (task, worker) rows included:
         # keep them all (never drop), as a crowd-kit user switching imports expects
-        return Answers.from_frame(data, duplicates="all"), True
+        kwargs: dict[str, Any] = {}
+        label = data["label"]
+        if label.dtype.kind == "b" or (
+            label.dtype.kind == "O" and len(label)
+            and pd.api.types.infer_dtype(label, skipna=False) == "boolean"
+        ):
+            # crowd-kit accepts boolean labels: classes False, True (labels_ are booleans)
+            data = data.assign(label=label.astype(bool).astype(np.int8))
+            kwargs["classes"] = np.array([False, True])
+        return Answers.from_frame(data, duplicates="all", **kwargs), True
     raise TypeError(
         f"expected Answers or a pandas DataFrame with task/worker/label columns, got "
         f"{type(data).__name__}"
     )
+
+
+def check_columns(frame: Any, source: str = "DataFrame") -> None:
+    """Raise :class:`MissingColumnError` unless ``frame`` has task (or item), worker, label."""
+    task = "task" if "task" in frame.columns or "item" not in frame.columns else "item"
+    missing = [c for c in (task, "worker", "label") if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"missing column(s) {', '.join(missing)} "
+            f"(columns are {', '.join(map(str, frame.columns)) or 'none'})",
+            source=source,
+        )
+
+
+def gold_indices(answers: Answers, gold: Any) -> np.ndarray | None:
+    """Gold labels as class indices per task of ``answers`` (-1 where unknown), or ``None``.
+
+    ``gold``: a Series indexed by task id, a ``{task_id: label}`` dict, a DataFrame with
+    ``task`` and ``label`` (or ``truth``) columns, or an array of class indices per task.
+    Task ids absent from ``answers`` are ignored; a label outside the classes is an error.
+    """
+    import pandas as pd
+
+    if gold is None:
+        return None
+    if isinstance(gold, pd.DataFrame):
+        value = "label" if "label" in gold.columns else "truth"
+        missing = [c for c in ("task", value) if c not in gold.columns]
+        if missing:
+            raise MissingColumnError(f"missing column(s) {', '.join(missing)}",
+                                     source="gold labels")
+        gold = pd.Series(gold[value].to_numpy(), index=gold["task"].to_numpy())
+    elif isinstance(gold, dict):
+        gold = pd.Series(list(gold.values()), index=list(gold.keys()), dtype=object)
+    if not isinstance(gold, pd.Series):
+        arr = np.asarray(gold)
+        if arr.shape != (answers.n_tasks,) or arr.dtype.kind not in "iu":
+            raise DataError(
+                f"gold labels must be a Series indexed by task id, a dict, or an integer array "
+                f"with one class index per task ({answers.n_tasks}), got shape {arr.shape}",
+                source="gold labels",
+            )
+        if ((arr < -1) | (arr >= answers.n_classes)).any():
+            raise DataError(f"gold class index outside -1..{answers.n_classes - 1}",
+                            source="gold labels")
+        return arr.astype(np.int64)
+    out = np.full(answers.n_tasks, -1, dtype=np.int64)
+    if not len(gold) or not answers.n_tasks:
+        return out
+    pos = pd.Index(answers.task_ids).get_indexer(pd.Index(gold.index))
+    values = gold.to_numpy()
+    keep = pos >= 0
+    cls = pd.Index(answers.classes).get_indexer(pd.Index(values[keep]))
+    if (cls < 0).any():
+        bad = values[keep][int(np.argmax(cls < 0))]
+        raise DataError(f"gold label {bad!r} is not one of the classes "
+                        f"{', '.join(map(str, answers.classes))}", source="gold labels")
+    out[pos[keep]] = cls
+    return out
 
 
 def row_ties(scores: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

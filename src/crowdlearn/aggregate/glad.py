@@ -8,16 +8,30 @@ M-step objective and its gradient costs O(answers + tasks x classes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import N_ITER, SEED, TOL, Bool, Custom, Float, Int, Param
 from ._em import run_em
 from .base import Aggregator, register
 
 __all__ = ["GLAD", "log_normalize_columns"]
+
+
+def _numbers(value: Any) -> bool:
+    """Whether ``value`` is a list, array or Series of finite numbers (not a string)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        return False
+    arr = np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value)
+    return arr.dtype.kind in "iuf" and bool(np.isfinite(arr).all())
+
+
+ARRAY_LIKE = Custom("a list, array or Series of numbers", _numbers, bad=("abc", 1.5), none=True)
+NUMBER_OR_ARRAY = Custom("a number, or a list, array or Series of numbers",
+                         lambda v: _numbers(v) or Float().accepts(v), bad=("abc",), none=True)
 
 
 @register("glad")
@@ -128,6 +142,12 @@ class GLAD(Aggregator):
     True
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "silent": Bool(), "labels_priors": ARRAY_LIKE,
+        "alphas_priors_mean": NUMBER_OR_ARRAY, "betas_priors_mean": NUMBER_OR_ARRAY,
+        "m_step_max_iter": Int(0), "m_step_tol": TOL, "random_state": SEED,
+    }
+
     def __init__(
         self,
         n_iter: int = 100,
@@ -204,9 +224,9 @@ class GLAD(Aggregator):
         init_probas, _ = e_step(state["x"])
         bar = None
         if not self.silent:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            bar = tqdm(total=int(self.n_iter), desc="GLAD")
+            bar = progress_bar(total=int(self.n_iter), desc="GLAD")
         try:
             result = run_em(init_probas, m_step, e_step, tol=float(self.tol),
                             max_iter=int(self.n_iter), progress=bar)

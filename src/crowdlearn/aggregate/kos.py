@@ -7,11 +7,14 @@ O(answers).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from scipy.special import expit
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import N_ITER, Choice, Param, Seed
 from .base import Aggregator, argmax_random_ties, register
 
 __all__ = ["KOS"]
@@ -105,6 +108,11 @@ class KOS(Aggregator):
 
     binary_only = True
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "random_state": Seed(objects=False),
+        "normalize": Choice("degree", "global"),
+    }
+
     def __init__(self, n_iter: int = 100, random_state: int | None = 0,
                  normalize: str = "degree") -> None:
         self.n_iter = n_iter
@@ -116,6 +124,13 @@ class KOS(Aggregator):
             raise CrowdlearnError(
                 f"KOS normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         n_tasks, n_workers = answers.n_tasks, answers.n_workers
+        if not answers.n_answers:  # empty input: empty results (crowd-kit)
+            self.probas_ = np.zeros((n_tasks, answers.n_classes))
+            self.labels_ = np.zeros(n_tasks, dtype=np.int64)
+            self.scores_ = np.zeros(n_tasks)
+            self.skills_ = np.zeros(n_workers)
+            self.n_iter_ = 0
+            return
         task = answers.task.astype(np.intp)
         worker = answers.worker.astype(np.intp)
         sign = np.where(answers.label == 0, 1.0, -1.0)
@@ -147,3 +162,10 @@ class KOS(Aggregator):
         self.skills_ = np.divide(np.bincount(worker, y, minlength=n_workers), counts,
                                  out=np.zeros(n_workers), where=counts > 0)
         self.n_iter_ = n_iter
+
+    def _to_pandas(self, answers: Answers) -> None:
+        super()._to_pandas(answers)
+        if answers.n_tasks == 0:
+            import pandas as pd
+
+            self.labels_ = pd.Series([], dtype="O", name="agg_label")  # crowd-kit's

@@ -9,7 +9,7 @@ classes) tables.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +17,7 @@ from scipy.special import digamma
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import N_ITER, POSITIVE, Choice, Float, Int, Param, Seed
 from ._em import run_em
 from .base import Aggregator, register
 
@@ -139,6 +140,13 @@ class MACE(Aggregator):
     >>> np.round(mace.skills_, 1).tolist()
     [1.0, 1.0, 0.0]
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_restarts": Int(1), "n_iter": N_ITER, "method": Choice("vb", "em"),
+        "smoothing": Float(0, none=True), "default_noise": Float(0), "alpha": POSITIVE,
+        "beta": POSITIVE, "random_state": Seed(objects=False),
+        "verbose": Int(0, also=(True, False)),
+    }
 
     def __init__(
         self,
@@ -294,9 +302,9 @@ class MACE(Aggregator):
         seeds = self._restart_seeds()
         iterator: Any = seeds
         if self.verbose:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            iterator = tqdm(seeds, desc="MACE restarts")
+            iterator = progress_bar(seeds, desc="MACE restarts")
         best: dict[str, Any] = {}
         lls = []
         for seed in iterator:

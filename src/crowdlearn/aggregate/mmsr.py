@@ -7,13 +7,17 @@ worker pairs that share a task, never with workers x tasks.
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..answers import Answers
-from .base import Aggregator, register
+from ..errors import ConvergenceWarning
+from ..params import N_ITER, TOL, Param, Seed
+from ._em import tick
+from .base import Aggregator, _as_answers, argmax_random_ties, register
 from .glad import log_normalize_columns
 
 __all__ = ["MMSR"]
@@ -80,7 +84,8 @@ class MMSR(Aggregator):
     Parameters
     ----------
     n_iter : int, default 10000
-        Maximum number of M-MSR iterations.
+        Maximum number of M-MSR iterations; stopping there without meeting ``tol`` issues a
+        :class:`~crowdlearn.errors.ConvergenceWarning`.
     tol : float, default 1e-10
         Stop when the rank-one estimate moves by less than this (Frobenius norm).
     random_state : int, optional
@@ -92,8 +97,12 @@ class MMSR(Aggregator):
         Vote weights :math:`w_i` (crowd-kit's ``skills_``); 0 for workers without answers.
     accuracies_ : ndarray (workers,)
         The estimated probabilities :math:`p_i` of a correct answer.
-    scores_ : ndarray (tasks x classes)
+    votes_ : ndarray (tasks x classes)
         Weighted votes (sums of the weights of the workers who gave each class).
+    scores_ : ndarray (tasks x classes)
+        ``votes_`` normalised per task (crowd-kit's ``scores_``; see :func:`_weighted_vote`
+        for rows whose sum is not positive). ``fit_predict_score`` returns them;
+        ``predict`` / ``predict_score`` apply the fitted skills to other answers.
     probas_ : ndarray (tasks x classes)
         Softmax of ``scores_``.
     n_iter_ : int
@@ -122,6 +131,10 @@ class MMSR(Aggregator):
     True
     """
 
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "tol": TOL, "random_state": Seed(objects=False),
+    }
+
     def __init__(self, n_iter: int = 10000, tol: float = 1e-10,
                  random_state: int | None = 0) -> None:
         self.n_iter = n_iter
@@ -129,7 +142,7 @@ class MMSR(Aggregator):
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
-        n_tasks, n_workers, k = answers.n_tasks, answers.n_workers, answers.n_classes
+        n_workers, k = answers.n_workers, answers.n_classes
         skills = np.zeros(n_workers)
         accuracies = np.full(n_workers, 1.0 / max(k, 1))
         self.loss_history_: list[float] = []
@@ -141,15 +154,87 @@ class MMSR(Aggregator):
             skills[active] = weights
             self.loss_history_ = history
             self.n_iter_ = len(history)
-        cell = answers.label.astype(np.intp) * n_tasks + answers.task
-        scores = np.bincount(cell, skills[answers.worker], minlength=k * n_tasks)
-        scores = scores.reshape(k, n_tasks)
-        self.scores_ = np.ascontiguousarray(scores.T)
-        probas = scores.copy()
-        log_normalize_columns(probas)
-        self.probas_ = np.ascontiguousarray(probas.T)
+            if len(history) >= int(self.n_iter) and np.isfinite(history[-1]) \
+                    and history[-1] >= float(self.tol):
+                warnings.warn(
+                    f"MMSR stopped at its iteration cap n_iter={self.n_iter} before converging "
+                    f"(last move {history[-1]:.3g}, tol {self.tol:g}); raise n_iter or tol",
+                    ConvergenceWarning, stacklevel=3)
         self.skills_ = skills
         self.accuracies_ = accuracies
+        self.votes_, self.scores_, self.probas_ = _weighted_vote(answers, skills)
+
+    def _scores_frame(self, answers: Answers) -> None:
+        import pandas as pd
+
+        if answers.n_tasks == 0:
+            self.scores_ = pd.DataFrame()
+            return
+        index = pd.Index(answers.task_ids, name="task")
+        cols = pd.Index(answers.classes, name="label")
+        self.scores_ = pd.DataFrame(self.scores_, index=index, columns=cols)
+        self.votes_ = pd.DataFrame(self.votes_, index=index, columns=cols)
+
+    def _to_pandas(self, answers: Answers) -> None:
+        super()._to_pandas(answers)
+        self._scores_frame(answers)
+
+    def fit_predict_score(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Any:
+        """Fit, then return ``scores_`` (crowd-kit's MMSR API)."""
+        return self.fit(data, true_labels, gold=gold).scores_
+
+    def _apply(self, data: Any) -> None:
+        """Weighted vote of ``data`` with the fitted skills (workers unseen at fit weigh 0)."""
+        import pandas as pd
+
+        self._check_fitted()
+        answers, from_frame = _as_answers(data)
+        fitted = np.asarray(self._arrays["skills"])
+        pos = pd.Index(self.answers_.worker_ids).get_indexer(answers.worker_ids)
+        skills = np.where(pos >= 0, fitted[np.maximum(pos, 0)], 0.0)
+        self.votes_, self.scores_, probas = _weighted_vote(answers, skills)
+        labels = argmax_random_ties(self.votes_, self.random_state)
+        if from_frame:
+            self._scores_frame(answers)
+            if answers.n_tasks:
+                self.labels_ = pd.Series(answers.classes[labels],
+                                         index=pd.Index(answers.task_ids, name="task"),
+                                         name="agg_label")
+            else:
+                self.labels_ = pd.Series(dtype=float, name="agg_label")
+        else:
+            self.labels_ = labels
+
+    def predict(self, data: Any) -> Any:
+        """Labels of ``data`` by the vote weighted with the fitted skills (sets ``labels_``)."""
+        self._apply(data)
+        return self.labels_
+
+    def predict_score(self, data: Any) -> Any:
+        """``scores_`` of ``data`` with the fitted skills (crowd-kit's MMSR API)."""
+        self._apply(data)
+        return self.scores_
+
+
+def _weighted_vote(answers: Answers, skills: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+    """(weighted votes, per-task normalised scores, softmax posterior), tasks x classes.
+
+    Scores are the votes divided by their row sum (crowd-kit's ``scores_``) when that sum is
+    positive; a row whose sum is negative or zero is divided by the sum of its absolute values
+    instead (crowd-kit divides by the negative sum, which reverses the order of the classes).
+    """
+    n_tasks, k = answers.n_tasks, answers.n_classes
+    cell = answers.label.astype(np.intp) * n_tasks + answers.task
+    votes = np.bincount(cell, skills[answers.worker], minlength=k * n_tasks).reshape(k, n_tasks)
+    probas = votes.copy()
+    log_normalize_columns(probas)
+    votes = np.ascontiguousarray(votes.T)
+    total = votes.sum(axis=1, keepdims=True)
+    denom = np.where(total > 0, total, np.abs(votes).sum(axis=1, keepdims=True))
+    scores = np.full_like(votes, 1.0 / max(k, 1))
+    np.divide(votes, denom, out=scores, where=denom > 0)
+    return votes, scores, np.ascontiguousarray(probas.T)
 
 
 def _estimate_skills(
@@ -215,6 +300,7 @@ def _estimate_skills(
                 + _dot(u_prev, u_prev) * _dot(dv, dv)
             loss = float(np.sqrt(max(sq, 0.0)))
             history.append(loss)
+            tick(move=f"{loss:.2e}")
             if loss < tol or not np.isfinite(loss):
                 break
         scale = np.sqrt(np.sqrt(_dot(u, u)) / np.sqrt(_dot(v, v)))

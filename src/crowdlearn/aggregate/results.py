@@ -16,18 +16,18 @@ Files, for data set ``NAME`` and strategy ``S`` (peerannot's naming for the ``.n
     strategy, parameters, iterations, log-likelihood, seconds, and accuracy against the truth
     when the answers carry some.
 
-Every file is written to a temporary name in the output folder and renamed into place, so a crash
-never leaves a half-written result behind.
+The files of one call are written as a group (:func:`crowdlearn.io._atomic.atomic_update`): they
+are staged in a hidden sibling folder that replaces the output folder at the end, keeping the
+folder's other files; a crash or a kill leaves the previous folder or the new one, never files of
+two runs side by side, and the next run removes what an interrupted one left behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -76,54 +76,41 @@ def write_results(
     extra_summary: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the files described in the module docstring; returns their paths by kind."""
+    from ..io._atomic import atomic_update
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     answers = est.answers_
     arrays = est.result_arrays()
     name = _safe(answers.name or "dataset")
     strat = _safe(strategy or est.name)
     labels = arrays["labels"].astype(np.int64)
-    paths = {
-        "labels_csv": out / "labels.csv",
-        "labels_npy": out / f"labels_{name}_{strat}.npy",
-        "probas": out / f"probas_{name}_{strat}.npy",
-        "workers": out / f"workers_{name}_{strat}.npz",
-        "summary": out / "summary.json",
+    names = {
+        "labels_csv": "labels.csv",
+        "labels_npy": f"labels_{name}_{strat}.npy",
+        "probas": f"probas_{name}_{strat}.npy",
+        "workers": f"workers_{name}_{strat}.npz",
+        "summary": "summary.json",
     }
-
-    def write_csv(f: IO[bytes]) -> None:
-        import pandas as pd
-
-        frame = pd.DataFrame({"task": answers.task_ids, "label": answers.classes[labels]})
-        frame.to_csv(f, index=False, lineterminator="\n")
-
-    _atomic(paths["labels_csv"], write_csv)
-    _atomic(paths["labels_npy"], lambda f: np.save(f, labels))
-    _atomic(paths["probas"], lambda f: np.save(f, arrays["probas"]))
-    worker_arrays = {k: v for k, v in arrays.items() if k not in ("labels", "probas")}
-    _atomic(paths["workers"], lambda f: np.savez(
-        f, worker_ids=_storable(answers.worker_ids), task_ids=_storable(answers.task_ids),
-        classes=_storable(answers.classes), **worker_arrays,
-    ))
     summary = summarize(est, strategy)
     if extra_summary:
         summary.update(extra_summary)
-    summary["files"] = {k: p.name for k, p in paths.items()}
+    summary["files"] = dict(names)
     text = json.dumps(summary, indent=2, ensure_ascii=False)
-    _atomic(paths["summary"], lambda f: f.write(text.encode("utf-8") + b"\n"))
-    return paths
+    worker_arrays = {k: v for k, v in arrays.items() if k not in ("labels", "probas")}
+    # the files of this run form one group: readers see all of them or none (other files of
+    # the folder, e.g. another strategy's, are kept)
+    with atomic_update(out) as tmp:
+        import pandas as pd
 
-
-def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        pd.DataFrame({"task": answers.task_ids, "label": answers.classes[labels]}).to_csv(
+            tmp / names["labels_csv"], index=False, lineterminator="\n")
+        np.save(tmp / names["labels_npy"], labels)
+        np.save(tmp / names["probas"], arrays["probas"])
+        np.savez(tmp / names["workers"], worker_ids=_storable(answers.worker_ids),
+                 task_ids=_storable(answers.task_ids), classes=_storable(answers.classes),
+                 **worker_arrays)
+        (tmp / names["summary"]).write_bytes(text.encode("utf-8") + b"\n")
+    return {k: out / v for k, v in names.items()}
 
 
 def _storable(values: np.ndarray) -> np.ndarray:

@@ -11,15 +11,17 @@ peerannot (``NaiveSoft``); the deliberate differences are listed in each class d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import DataError
+from ..params import N_ITER, POSITIVE, SEED, TIE_BREAK, TOL, Choice, Float, Int, Param
 from .base import Aggregator, _as_answers, argmax_random_ties, break_ties, register, row_ties
 
 __all__ = [
+    "GoldMajorityVote",
     "MajorityVote",
     "NaiveSoft",
     "Wawa",
@@ -255,13 +257,19 @@ class MajorityVote(Aggregator):
     random_state : int or None
         Seed of the tie-breaking draw (default 0).
 
+    posterior : {"shares", "tied"}
+        ``probas_``: the (skill-weighted) vote shares (default, crowd-kit's ``probas_``, equal
+        to :class:`NaiveSoft` without skills) or ``"tied"``, the uniform distribution over the
+        classes with the most votes (crowdlearn's ``probas_`` before 0.x).
+
     Notes
     -----
-    Deliberate differences from crowd-kit's ``MajorityVote``: crowd-kit gives the *first* tied
-    label and returns vote *shares* as ``probas_``; crowdlearn by default draws among the tied
-    labels with a seeded generator (no systematic bias toward one class; see ``tie_break``)
-    and its ``probas_`` is uniform over the tied classes. Vote shares are :class:`NaiveSoft`.
-    Workers without answers get skill 0.
+    Deliberate difference from crowd-kit's ``MajorityVote``: crowd-kit gives the *first* tied
+    label; crowdlearn by default draws among the tied labels with a seeded generator (no
+    systematic bias toward one class; ``tie_break="first"`` gives crowd-kit's rule).
+    Workers without answers get skill 0. With ``on_missing_skill="ignore"`` the answers of
+    workers without a skill are dropped (their skill is NaN, and absent from the pandas
+    ``skills_``, as in crowd-kit); a fit where no worker has a skill raises ``ValueError``.
 
     References
     ----------
@@ -273,11 +281,145 @@ class MajorityVote(Aggregator):
     >>> from crowdlearn import Answers
     >>> a = Answers.from_arrays([0, 0, 0, 1, 1], ["x", "y", "z", "x", "y"], [1, 1, 0, 0, 1])
     >>> mv = MajorityVote().fit(a)
-    >>> mv.probas_
-    array([[0. , 1. ],
-           [0.5, 0.5]])
+    >>> mv.probas_.round(3)
+    array([[0.333, 0.667],
+           [0.5  , 0.5  ]])
     >>> mv.labels_[0]
     np.int64(1)
+    """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "default_skill": Float(none=True), "on_missing_skill": Choice("error", "value", "ignore"),
+        "tie_break": TIE_BREAK, "random_state": SEED, "posterior": Choice("shares", "tied"),
+    }
+
+    def __init__(
+        self,
+        default_skill: float | None = None,
+        on_missing_skill: str = "error",
+        tie_break: str = "random",
+        random_state: Any = 0,
+        posterior: str = "shares",
+    ) -> None:
+        self.default_skill = default_skill
+        self.on_missing_skill = on_missing_skill
+        self.tie_break = tie_break
+        self.random_state = random_state
+        self.posterior = posterior
+
+    def fit(self, data: Any, skills: Any = None, *, gold: Any = None) -> MajorityVote:
+        """Fit on ``data``; ``skills`` (Series by worker id or array per worker) weights votes.
+
+        ``gold`` (see :meth:`Aggregator.fit`) fixes the label of the gold tasks.
+        """
+        self._skills_in = skills
+        try:
+            super().fit(data, gold=gold)
+        finally:
+            del self._skills_in
+        return self
+
+    def fit_predict(self, data: Any, skills: Any = None, *, gold: Any = None) -> Any:
+        """Fit, then return ``labels_``."""
+        return self.fit(data, skills, gold=gold).labels_
+
+    def fit_predict_proba(self, data: Any, skills: Any = None, *, gold: Any = None) -> Any:
+        """Fit, then return ``probas_``."""
+        return self.fit(data, skills, gold=gold).probas_
+
+    def _fit(self, answers: Answers) -> None:
+        if self.posterior not in ("shares", "tied"):
+            raise ValueError(f"posterior must be 'shares' or 'tied', got {self.posterior!r}")
+        skills = getattr(self, "_skills_in", None)
+        self._ignored = None
+        if skills is None:
+            if answers.n_tasks and answers.n_classes:
+                tied, self.labels_ = _majority(
+                    _class_major_votes(answers), self.tie_break, self.random_state
+                )
+                self.probas_ = tied if self.posterior == "tied" else vote_frequencies(answers)
+                self.skills_ = worker_agreement(answers, self.labels_)
+                return
+            scores = vote_table(answers)
+        else:
+            per_worker = _skills_per_worker(
+                skills, answers, self.default_skill, self.on_missing_skill
+            )
+            if self.on_missing_skill == "ignore":
+                # crowd-kit drops the answers of workers without a skill
+                ignored = _missing_skills(skills, answers)
+                used = np.bincount(answers.worker, minlength=answers.n_workers) > 0
+                if answers.n_answers and not (used & ~ignored).any():
+                    raise DataError("no worker of the data has a skill (on_missing_skill="
+                                    "'ignore' leaves no answer)", field="skills")
+                self._ignored = ignored
+                answers = answers.select_answers(~ignored[answers.worker])
+            scores = vote_table(answers, per_worker[answers.worker])
+        if not scores.size:  # no task (or no class): empty results
+            self.probas_, self.labels_ = scores, np.zeros(len(scores), dtype=np.int64)
+            self.skills_ = np.zeros(answers.n_workers)
+            return
+        self.labels_ = hard_labels(tied_max_probas(scores), self.tie_break, self.random_state)
+        if self.posterior == "tied":
+            self.probas_ = tied_max_probas(scores)
+        else:  # crowd-kit's (weighted) vote shares; a task with no weight: uniform
+            total = scores.sum(axis=1, keepdims=True)
+            self.probas_ = np.full_like(scores, 1.0 / max(answers.n_classes, 1))
+            np.divide(scores, total, out=self.probas_, where=total > 0)
+        self.skills_ = worker_agreement(answers, self.labels_, empty=np.nan) \
+            if self._ignored is not None else worker_agreement(answers, self.labels_)
+
+    def _to_pandas(self, answers: Answers) -> None:
+        super()._to_pandas(answers)
+        ignored = getattr(self, "_ignored", None)
+        if ignored is not None and answers.n_tasks:
+            self.skills_ = self.skills_[~ignored]
+
+
+def _missing_skills(skills: Any, answers: Answers) -> np.ndarray:
+    """Workers (in ``answers`` order) without a skill in ``skills``."""
+    import pandas as pd
+
+    if isinstance(skills, pd.Series):
+        pos = pd.Index(skills.index).get_indexer(answers.worker_ids)
+        missing = pos < 0
+        values = skills.to_numpy(dtype=np.float64)
+        missing[~missing] = np.isnan(values[pos[~missing]])
+        return missing
+    return np.isnan(np.asarray(skills, dtype=np.float64).reshape(-1))
+
+
+class GoldMajorityVote(Aggregator):
+    r"""Majority vote weighted by each worker's accuracy on gold tasks (crowd-kit's
+    ``GoldMajorityVote``).
+
+    ``fit(data, true_labels)`` sets each worker's skill to the share of its answers on gold
+    tasks that match a gold label (a task may have several accepted gold labels), then takes
+    the skill-weighted vote of ``data``: :math:`\hat p_{t,k} \propto \sum_w s_w
+    \mathbf 1[y_{tw} = k]`. ``predict(data)`` / ``predict_proba(data)`` apply the fitted skills
+    to other answers. Gold labels serve to estimate skills only: unlike the other strategies,
+    the gold tasks' labels are *not* clamped (crowd-kit's results).
+
+    Parameters
+    ----------
+    default_skill, on_missing_skill
+        For workers without an answer on a gold task (see :class:`MajorityVote`); crowd-kit
+        raises (``"error"``, the default).
+    tie_break, random_state
+        As in :class:`MajorityVote`.
+
+    References
+    ----------
+    Ustalov, Pavlichenko & Tseitlin (2023), "Learning from crowds with Crowd-Kit",
+    arXiv:2109.08584 (``GoldMajorityVote``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"task": list("aabbcc"), "worker": list("xyxyxy"),
+    ...                    "label": [1, 0, 1, 1, 0, 1]})
+    >>> GoldMajorityVote().fit(df, pd.Series({"a": 1, "b": 1})).skills_.tolist()
+    [1.0, 0.5]
     """
 
     def __init__(
@@ -292,41 +434,92 @@ class MajorityVote(Aggregator):
         self.tie_break = tie_break
         self.random_state = random_state
 
-    def fit(self, data: Any, skills: Any = None) -> MajorityVote:
-        """Fit on ``data``; ``skills`` (Series by worker id or array per worker) weights votes."""
-        self._skills_in = skills
+    def fit(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> GoldMajorityVote:
+        """Learn worker skills from the gold labels, then label ``data`` by weighted vote."""
+        gold = true_labels if gold is None else gold
+        if gold is None:
+            raise DataError("GoldMajorityVote needs gold labels (true_labels)",
+                            field="true_labels")
+        self._gold_in = gold
         try:
             super().fit(data)
         finally:
-            del self._skills_in
+            del self._gold_in
         return self
 
-    def fit_predict(self, data: Any, skills: Any = None) -> Any:
+    def fit_predict(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Any:
         """Fit, then return ``labels_``."""
-        return self.fit(data, skills).labels_
+        return self.fit(data, true_labels, gold=gold).labels_
 
-    def fit_predict_proba(self, data: Any, skills: Any = None) -> Any:
+    def fit_predict_proba(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Any:
         """Fit, then return ``probas_``."""
-        return self.fit(data, skills).probas_
+        return self.fit(data, true_labels, gold=gold).probas_
 
     def _fit(self, answers: Answers) -> None:
-        skills = getattr(self, "_skills_in", None)
-        if skills is None:
-            if answers.n_tasks and answers.n_classes:
-                self.probas_, self.labels_ = _majority(
-                    _class_major_votes(answers), self.tie_break, self.random_state
-                )
-                self.skills_ = worker_agreement(answers, self.labels_)
-                return
-            scores = vote_table(answers)
-        else:
-            per_worker = _skills_per_worker(
-                skills, answers, self.default_skill, self.on_missing_skill
-            )
-            scores = vote_table(answers, per_worker[answers.worker])
-        self.probas_ = tied_max_probas(scores)
-        self.labels_ = hard_labels(self.probas_, self.tie_break, self.random_state)
-        self.skills_ = worker_agreement(answers, self.labels_)
+        task, cls = _gold_pairs(answers, self._gold_in)
+        k = max(answers.n_classes, 1)
+        on_gold = np.zeros(answers.n_tasks, dtype=bool)
+        on_gold[task] = True
+        judged = on_gold[answers.task]
+        correct = np.isin(answers.task.astype(np.int64) * k + answers.label,
+                          task.astype(np.int64) * k + cls) & judged
+        n = np.bincount(answers.worker, weights=judged, minlength=answers.n_workers)
+        hits = np.bincount(answers.worker, weights=correct, minlength=answers.n_workers)
+        skills = np.full(answers.n_workers, np.nan)
+        np.divide(hits, n, out=skills, where=n > 0)
+        self.skills_ = skills
+        mv = self._voter().fit(answers, skills)
+        self.probas_, self.labels_ = mv.probas_, mv.labels_
+
+    def _voter(self) -> MajorityVote:
+        return MajorityVote(self.default_skill, self.on_missing_skill, self.tie_break,
+                            self.random_state)
+
+    def _to_pandas(self, answers: Answers) -> None:
+        super()._to_pandas(answers)
+        if answers.n_tasks:
+            self.skills_ = self.skills_.dropna()
+
+    def predict_proba(self, data: Any) -> Any:
+        """Skill-weighted vote shares of ``data`` with the fitted skills (sets ``probas_``)."""
+        self._apply(data)
+        return self.probas_
+
+    def predict(self, data: Any) -> Any:
+        """Skill-weighted vote of ``data`` with the fitted skills (sets ``labels_``)."""
+        self._apply(data)
+        return self.labels_
+
+    def _apply(self, data: Any) -> None:
+        self._check_fitted()
+        skills = self.skills_
+        if not hasattr(skills, "index"):  # fitted on Answers: skills by worker position
+            import pandas as pd
+
+            skills = pd.Series(skills, index=self.answers_.worker_ids).dropna()
+            answers, _ = _as_answers(data)
+            skills = skills.reindex(answers.worker_ids)
+        mv = self._voter().fit(data, skills)
+        self.labels_, self.probas_ = mv.labels_, mv.probas_
+
+
+def _gold_pairs(answers: Answers, gold: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(task index, class index) of every gold label of a task of ``answers`` (a task may
+    have several); ``gold`` as in :func:`~crowdlearn.aggregate.base.gold_indices`."""
+    import pandas as pd
+
+    from .base import gold_indices
+
+    if isinstance(gold, pd.Series) and not gold.index.is_unique:
+        pos = pd.Index(answers.task_ids).get_indexer(pd.Index(gold.index)) \
+            if answers.n_tasks else np.full(len(gold), -1)
+        keep = pos >= 0
+        cls = pd.Index(answers.classes).get_indexer(pd.Index(gold.to_numpy()[keep]))
+        ok = cls >= 0  # a gold label nobody gave matches no answer
+        return pos[keep][ok], cls[ok]
+    idx = gold_indices(answers, gold)
+    rows = np.flatnonzero(idx >= 0)
+    return rows, idx[rows]
 
 
 @register("naivesoft")
@@ -354,6 +547,10 @@ class NaiveSoft(Aggregator):
     >>> NaiveSoft().fit(a).probas_.round(3)
     array([[0.333, 0.667]])
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "tie_break": TIE_BREAK, "random_state": SEED,
+    }
 
     def __init__(self, tie_break: str = "random", random_state: Any = 0) -> None:
         self.tie_break = tie_break
@@ -409,6 +606,10 @@ class Wawa(_SkillVotePredictor, Aggregator):
     >>> w.labels_
     array([1, 0])
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "tie_break": TIE_BREAK, "random_state": SEED,
+    }
 
     def __init__(self, tie_break: str = "random", random_state: Any = 0) -> None:
         self.tie_break = tie_break
@@ -485,6 +686,12 @@ class ZeroBasedSkill(_SkillVotePredictor, Aggregator):
     >>> z.n_iter_ <= 100
     True
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "lr_init": POSITIVE, "lr_steps_to_reduce": Int(1),
+        "lr_reduce_factor": POSITIVE, "eps": Float(0), "tol": TOL, "tie_break": TIE_BREAK,
+        "random_state": SEED,
+    }
 
     def __init__(
         self,

@@ -22,7 +22,13 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, positional: str = "d
                         help="input format when it cannot be guessed from the path "
                         "(csv, tsv, parquet, peerannot, crowdlayer, truth-inference)")
     parser.add_argument("--truth", default=None,
-                        help="ground-truth file (task,truth table or .npy in task order)")
+                        help="ground-truth file: a task,truth table, .npy in task order, or any "
+                        "table with a task id column and a label column (e.g. a features file "
+                        "such as music_genre_gold.csv; see --truth-col)")
+    parser.add_argument("--truth-col", default=None, metavar="COL",
+                        help="true-label column of --truth (default: truth, else class or "
+                        "label); its task ids are matched with --task-col, else task, item or "
+                        "id")
     parser.add_argument("--duplicates", choices=("error", "first", "last", "all"),
                         default="error",
                         help="what to do when a worker answered a task more than once")
@@ -37,19 +43,72 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, positional: str = "d
 
 
 def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answers:
-    """Read the answers named on the command line with the common options."""
+    """Read the answers named on the command line with the common options.
+
+    ``--truth`` is read as every reader reads it (a ``task,truth`` table or ``.npy``), unless it
+    is a table without a ``truth`` column, such as a features file with a ``class`` column
+    (Music's gold file): its label column is ``--truth-col`` (else ``class`` or ``label``), its
+    task id column ``--task-col`` (else ``task``, ``item`` or ``id``).
+    """
     from ..io import read
 
-    return read(
-        getattr(args, positional),
-        format=args.input_format,
-        truth=args.truth,
-        duplicates=args.duplicates,
-        task_col=args.task_col,
-        worker_col=args.worker_col,
-        label_col=args.label_col,
-        classes=_class_list(getattr(args, "classes", None)),
-    )
+    def answers(truth: Any) -> Answers:
+        return read(getattr(args, positional), format=args.input_format, truth=truth,
+                    duplicates=args.duplicates, task_col=args.task_col,
+                    worker_col=args.worker_col, label_col=args.label_col,
+                    classes=_class_list(getattr(args, "classes", None)))
+
+    columns = _truth_columns(args)
+    if columns is None:
+        return answers(args.truth)
+    from ..io.truth import read_truth
+
+    task_col, truth_col = columns
+    return read_truth(args.truth, answers(None), task_col=task_col, truth_col=truth_col)
+
+
+def _truth_columns(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(task column, truth column) of a ``--truth`` table the readers' default rule does not
+    cover; ``None`` when it does (no table, or a plain ``task,truth`` table)."""
+    from pathlib import Path
+
+    truth_col = getattr(args, "truth_col", None)
+    if not args.truth:
+        if truth_col is not None:
+            from ..errors import CrowdlearnError
+
+            raise CrowdlearnError("--truth-col needs --truth FILE")
+        return None
+    path = Path(args.truth)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq") or not path.is_file():
+        return None
+    from ..errors import DataError
+    from ..io._common import TableFile
+
+    header = TableFile(path, parquet=suffix in (".parquet", ".pq")).columns
+    plain = truth_col in (None, "truth") and "truth" in header \
+        and any(c in header for c in ("task", "item"))
+    if plain or (len(header) == 1 and truth_col is None):
+        return None
+    if truth_col is not None and truth_col not in header:
+        raise DataError(f"no column {truth_col!r} (--truth-col); the header has: "
+                        f"{_some(header)}", source=str(args.truth), where="line 1")
+    truth_col = truth_col or next((c for c in ("truth", "class", "label") if c in header), None)
+    task_col = next((c for c in (args.task_col, "task", "item", "id") if c and c in header),
+                    None)
+    if truth_col is None or task_col is None:
+        missing = "a task id column (task, item or id; --task-col)" if task_col is None \
+            else "a truth column (truth, class or label; --truth-col)"
+        raise DataError(f"no {missing}; the header has: {_some(header)}",
+                        source=str(args.truth), where="line 1")
+    return task_col, truth_col
+
+
+def _some(names: Sequence[str], limit: int = 8) -> str:
+    """At most ``limit`` names, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _class_list(text: str | None) -> list[str] | None:

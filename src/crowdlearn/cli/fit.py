@@ -14,6 +14,7 @@ Options accept the spellings of the CCEM/GeoCrowdNet reference command line as h
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ._images import add_image_arguments
 
 EXAMPLE = """\
 crowdlearn fit answers.csv --features items.csv -s geocrowdnet-w -o out/
+crowdlearn fit ~/.crowdlearn/datasets/music -o out/music   # an installed data set as it is
 crowdlearn fit music_genre_mturk.csv --task-col id --worker-col annotator --label-col class \\
     --features music_genre_gold.csv --test music_genre_test.csv -s geocrowdnet-f \\
     --lambda 0.01 --n-epochs 200 -o out/music
@@ -76,7 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--features", default=None, metavar="FILE",
                    help="one feature vector per task: a table (.csv, .tsv, .parquet) with a "
                    "task id column, or a .npy / .npz array in the answers' task order; label "
-                   "columns (class, label, truth) and the answers' columns are never features")
+                   "columns (class, label, truth) and the answers' columns are never features. "
+                   "Default for an installed data set folder (crowdlearn datasets install "
+                   "music): its features.npy, and features_test.npy + test_labels.npy as --test")
     g.add_argument("--features-id-col", default="auto", metavar="COL",
                    help="task id column of --features and --test (auto: task, id or item)")
     g.add_argument("--features-columns", nargs="+", default=None, metavar="COL",
@@ -89,10 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "for model selection")
     g.add_argument("--test-label-col", default=None, metavar="COL",
                    help="true-label column of --test (default: class, label or truth)")
-    g.add_argument("--truth-col", default=None, metavar="COL",
-                   help="true-label column of --truth (default: truth; a table without it, "
-                   "such as a features file, may use class or label): --truth can then be "
-                   "e.g. music_genre_gold.csv, whose ids are matched with --task-col")
+    g.add_argument("--test-labels", default=None, metavar="FILE",
+                   help="true labels of a --test array (.npy of class indices, the installed "
+                   "data sets' layout; default: test_labels.npy beside features_test.npy)")
     g.add_argument("--true-confusions", default=None, metavar="FILE",
                    help="known confusion matrices (workers x K x K .npy, rows = true class, "
                    "e.g. crowdlearn simulate's confusions.npy, matched to worker ids 0..M-1; "
@@ -211,6 +214,58 @@ def _strategy(args: argparse.Namespace) -> str:
     return implied
 
 
+def installed_items(args: argparse.Namespace) -> None:
+    """Items of an installed data set folder given as the answers (``fit ROOT/music``):
+    ``features.npy`` as ``--features`` and ``features_test.npy`` (with ``test_labels.npy``) as
+    ``--test``, unless the items are given otherwise."""
+    folder = Path(args.data)
+    if args.features is not None or args.images is not None or not folder.is_dir():
+        return
+    if (folder / "features.npy").is_file():
+        args.features = str(folder / "features.npy")
+        test = folder / "features_test.npy"
+        if args.test is None and test.is_file() and (folder / "test_labels.npy").is_file():
+            args.test = str(test)
+
+
+def _test_labels_file(args: argparse.Namespace) -> Path | None:
+    """``--test-labels``, else ``test_labels.npy`` beside a ``features_test.npy`` --test."""
+    if args.test_labels:
+        return Path(args.test_labels)
+    test = Path(args.test)
+    sibling = test.with_name("test_labels.npy")
+    if test.name == "features_test.npy" and sibling.is_file():
+        return sibling
+    return None
+
+
+def _read_test_labels(path: Path, n_rows: int, classes: Any) -> Any:
+    """Class names from a ``.npy`` of class indices (``n_rows`` of them) or of class names."""
+    import numpy as np
+
+    from ..errors import DataError
+
+    source = str(path)
+    if path.suffix.lower() != ".npy":
+        raise DataError("--test-labels must be a .npy array of class indices", source=source)
+    try:
+        labels = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"not a readable .npy array ({' '.join(str(exc).split())})",
+                        source=source) from exc
+    if labels.ndim != 1 or len(labels) != n_rows:
+        raise DataError(f"expected {n_rows} labels (one per test row), got shape {labels.shape}",
+                        source=source)
+    if labels.dtype.kind not in "iu":
+        return labels
+    bad = (labels < 0) | (labels >= len(classes))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"class index {int(labels[i])} is outside 0..{len(classes) - 1} (the "
+                        f"answers' {len(classes)} classes)", source=source, where=f"row {i}")
+    return np.asarray(classes)[labels]
+
+
 def _check_options(args: argparse.Namespace) -> None:
     from ..errors import CrowdlearnError
 
@@ -230,6 +285,8 @@ def _check_options(args: argparse.Namespace) -> None:
     if (args.features is None) == (args.images is None):
         raise CrowdlearnError("give the items with --features FILE or --images [FOLDER] "
                               "(one of them)")
+    if args.test_labels and not args.test:
+        raise CrowdlearnError("--test-labels needs --test FILE")
     if args.images is not None and args.test:
         raise CrowdlearnError("with --images the test set is the image folder's test split; "
                               "--test is for feature tables")
@@ -260,42 +317,6 @@ def _id_col(value: str | None) -> str | None:
     if value.lower() == "none":
         return None
     return value
-
-
-def load_fit_answers(args: argparse.Namespace) -> Any:
-    """The answers, with ``--truth`` read from a task,truth table or from a labelled table.
-
-    A plain ``task,truth`` table (or ``.npy``) is read as every command reads it. Another table,
-    such as a features file with a ``class`` column (Music's gold file), gives the truth of
-    the tasks it lists: ``--truth-col`` (default ``truth``, else ``class`` or ``label``) for the
-    label, ``--task-col`` (else ``task``, ``item`` or ``id``) for the task id.
-    """
-    if not args.truth:
-        return load_answers(args)
-    from ..errors import DataError
-    from ..io._common import TableFile
-    from ..io.truth import read_truth
-
-    path = Path(args.truth)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq") or not path.is_file():
-        return load_answers(args)
-    header = TableFile(path, parquet=suffix in (".parquet", ".pq")).columns
-    plain = args.truth_col in (None, "truth") and "truth" in header \
-        and any(c in header for c in ("task", "item"))
-    if plain or (len(header) == 1 and args.truth_col is None):
-        return load_answers(args)
-    truth_col = args.truth_col or next((c for c in ("truth", "class", "label") if c in header),
-                                       None)
-    task_col = next((c for c in (args.task_col, "task", "item", "id") if c and c in header),
-                    None)
-    if truth_col is None or task_col is None:
-        missing = "a task id column (--task-col)" if task_col is None \
-            else "a truth column (truth, class or label; --truth-col)"
-        raise DataError(f"no {missing}; the header has: {', '.join(header)}",
-                        source=str(args.truth), where="line 1")
-    answers = load_answers(argparse.Namespace(**{**vars(args), "truth": None}))
-    return read_truth(path, answers, task_col=task_col, truth_col=truth_col)
 
 
 def read_train_features(args: argparse.Namespace, answers: Any) -> Any:
@@ -331,6 +352,10 @@ def read_test_features(args: argparse.Namespace, train: Any, classes: Any) -> An
     columns = list(train.columns) if train.columns is not None else None
     label = args.test_label_col
     test = read_features(args.test, id_col=id_col, columns=columns, label_col=label)
+    labels_file = _test_labels_file(args)
+    if labels_file is not None:
+        test = dataclasses.replace(
+            test, labels=_read_test_labels(labels_file, len(test.X), classes))
     if test.labels is None and label is None:
         # auto-detection takes a 'label' column only when it holds text: try a numeric one
         cols = columns if columns is not None else \
@@ -342,7 +367,8 @@ def read_test_features(args: argparse.Namespace, train: Any, classes: Any) -> An
                 pass
     if test.labels is None:
         raise DataError("no true-label column (class, label, truth): name it with "
-                        "--test-label-col", source=test.source)
+                        "--test-label-col (or give --test-labels FILE for an array)",
+                        source=test.source)
     if test.X.shape[1:] != train.X.shape[1:]:
         raise DataError(f"test items have shape {test.X.shape[1:]} but the training items "
                         f"{train.X.shape[1:]}", source=test.source)
@@ -358,11 +384,12 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import CrowdlearnError
 
     start = time.perf_counter()
+    installed_items(args)
     _check_options(args)
     out = Path(args.out)
     _check_out(out, args.force)
     spec = _strategy(args)
-    answers = load_fit_answers(args)
+    answers = load_answers(args)
     if args.K is not None and args.K != answers.n_classes:
         raise CrowdlearnError(f"--K {args.K} but the answers have {answers.n_classes} classes")
     if args.M is not None and args.M != answers.n_workers:

@@ -14,12 +14,14 @@ from ._common import add_input_arguments, load_answers
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..answers import Answers
+
 EXAMPLE = """\
 crowdlearn info answers.csv
 crowdlearn info data/truth-inference/rte            # label.csv + truth.csv
 crowdlearn info datasets/labelme --json             # peerannot folder, JSON summary
 crowdlearn info music_genre_mturk.csv --task-col id --worker-col annotator --label-col class \\
-    --truth gold.csv
+    --truth music_genre_gold.csv                    # truth: its 'class' column (--truth-col)
 crowdlearn info answers.txt --format crowdlayer"""
 
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -50,11 +52,42 @@ def run(args: argparse.Namespace) -> int:
     summary["path"] = str(args.path)
     summary["answers_per_task"]["histogram"] = histogram(answers.answers_per_task())
     summary["answers_per_worker"]["histogram"] = histogram(answers.answers_per_worker())
+    if summary.get("majority_vote_accuracy") is not None:
+        summary.update(majority_vote_ties(answers))
     if args.json:
         print(json.dumps(_plain(summary), indent=2, ensure_ascii=False))
         return 0
     print(render(summary))
     return 0
+
+
+def majority_vote_ties(answers: Answers, seed: int = 0) -> dict[str, Any]:
+    """How tied votes weigh on the majority-vote accuracy (tasks with truth and answers).
+
+    ``majority_vote_accuracy`` breaks ties with the seeded draw of ``crowdlearn aggregate -s mv``
+    (``seed`` 0, its default). Returns ``majority_vote_ties`` (tasks whose top classes tie),
+    ``majority_vote_tie_seed`` and ``majority_vote_accuracy_range``: the accuracy if every tie
+    went wrong, and if every tie that includes the true class went right.
+    """
+    import numpy as np
+
+    from ..aggregate.voting import _class_major_votes
+
+    counts = _class_major_votes(answers)  # (classes, tasks)
+    top = counts.max(axis=0)
+    known = answers.truth_mask & (top > 0)
+    n_known = int(known.sum())
+    if not n_known:
+        return {}
+    tied = counts == top
+    n_top = tied.sum(axis=0)
+    idx = np.flatnonzero(known)
+    truth = answers.truth[idx]
+    truth_on_top = tied[truth, idx]
+    sure = int((truth_on_top & (n_top[idx] == 1)).sum())
+    maybe = int((truth_on_top & (n_top[idx] > 1)).sum())
+    return {"majority_vote_ties": int((n_top[idx] > 1).sum()), "majority_vote_tie_seed": seed,
+            "majority_vote_accuracy_range": [sure / n_known, (sure + maybe) / n_known]}
 
 
 def histogram(counts: np.ndarray, max_bins: int = 10) -> list[dict[str, int]]:
@@ -120,6 +153,12 @@ def render(summary: dict[str, Any]) -> str:
         acc = summary.get("majority_vote_accuracy")
         if acc is not None:
             lines.append(f"majority vote accuracy: {acc:.4f} (on tasks with truth and answers)")
+            ties = summary.get("majority_vote_ties")
+            if ties:
+                low, high = summary["majority_vote_accuracy_range"]
+                lines.append(f"  {ties:,} tied votes broken by a draw seeded "
+                             f"{summary['majority_vote_tie_seed']}, as 'aggregate -s mv' does; "
+                             f"{low:.4f} to {high:.4f} as the ties fall")
     else:
         lines.append("truth:     none")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from crowdlearn.errors import CrowdlearnError
+from crowdlearn.params import Bool, Choice, Custom, Float, check_params, specs_of
 
 __all__ = [
     "LeNet",
@@ -63,6 +64,12 @@ def _check_positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise CrowdlearnError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _widths(value: Any) -> bool:
+    """Whether ``value`` is a hidden-layer width or a sequence of them (integers >= 1)."""
+    widths = (value,) if not isinstance(value, (list, tuple)) else value
+    return all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths)
 
 
 class _ScaledLinear(nn.Linear):
@@ -114,6 +121,14 @@ class MLP(nn.Module):
     classifier:
         The final ``Linear(embedding_dim, n_classes)``.
     """
+
+    param_specs = {
+        "hidden": Custom("a width (integer >= 1) or a list of widths, e.g. (256, 128) or ()",
+                         _widths, bad=(0, "abc", (64, 0), 1.5)),
+        "dropout": Float(0, 1, high_open=True),
+        "batch_norm": Bool(),
+        "activation": Choice(*_ACTIVATIONS),
+    }
 
     def __init__(
         self,
@@ -191,6 +206,8 @@ class LeNet(nn.Module):
     classifier:
         The final ``Linear(84, n_classes)``.
     """
+
+    param_specs = {"activation": Choice(*_ACTIVATIONS), "pool": Choice("max", "avg")}
 
     def __init__(
         self,
@@ -302,6 +319,8 @@ class ResNet9(nn.Module):
     classifier:
         The final ``Linear(512, n_classes, bias=False)``, scaled by ``scale``.
     """
+
+    param_specs = {"scale": Float(0, low_open=True, none=True)}
 
     def __init__(self, n_classes: int, in_channels: int = 3, scale: float | None = 0.125) -> None:
         super().__init__()
@@ -645,6 +664,7 @@ def make_backbone(
                 f"backbone {key!r} has no parameter {p!r} "
                 f"(parameters: {', '.join(accepted) or 'none'})"
             )
+    check_params(f"backbone {key!r}", specs_of(entry.cls), params)
     shape = _check_input_shape(key, input_shape, entry.image)
     derived: dict[str, Any] = {"n_classes": n_classes}
     if entry.image:

@@ -15,8 +15,17 @@ import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError, NotFittedError
+from ..params import POSITIVE, Bool, Choice, Custom, Float, Int, Param, Seed, check_params, specs_of
 
 __all__ = ["CrowdClassifier", "split_tasks"]
+
+
+def _is_module(value: Any) -> bool:
+    return isinstance(value, str) or (callable(value) and hasattr(value, "parameters"))
+
+
+def _is_epochs(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(Int(1).accepts(v) for v in value)
 
 
 def split_tasks(n_tasks: int, val_fraction: float, seed: int | None) -> tuple[np.ndarray,
@@ -96,6 +105,28 @@ class CrowdClassifier:
     classes_, n_classes_, n_workers_, input_shape_, answers_, train_tasks_, val_tasks_,
     device_, fit_seconds_.
     """
+
+    param_specs: dict[str, Param] = {
+        "backbone": Custom("a backbone name or a torch.nn.Module", _is_module, bad=(3,)),
+        "strategy": Custom("an end-to-end strategy name", lambda v: isinstance(v, str),
+                           bad=(3,)),
+        "backbone_params": Custom("a dict", lambda v: isinstance(v, dict), bad=("x",), none=True),
+        "strategy_params": Custom("a dict", lambda v: isinstance(v, dict), bad=("x",), none=True),
+        "lam": Float(0, none=True), "pretrained": Bool(), "n_epochs": Int(1),
+        "batch_size": Int(1), "optimizer": Choice("sgd", "adam", "adamw"), "lr": POSITIVE,
+        "momentum": Float(0), "weight_decay": Float(0),
+        "head_lr": Float(0, low_open=True, none=True), "head_weight_decay": Float(0),
+        "schedule": Choice("none", "multistep", "cosine", "onecycle"),
+        "milestones": Custom("a list of epochs (integers >= 1)", _is_epochs, bad=(3, [0])),
+        "gamma": POSITIVE, "grad_clip": Float(0, low_open=True, none=True), "amp": Bool(),
+        "val_fraction": Float(0, 1, high_open=True),
+        "selection": Choice("auto", "val_loss", "val_accuracy", "last"),
+        "patience": Int(1, none=True), "standardize": Param("bool", choices=("auto",)),
+        "transform": Custom("a callable", callable, bad=("abc",), none=True),
+        "device": Custom("a device name (auto, cpu, gpu, cuda:N) or a torch.device",
+                         lambda v: isinstance(v, str) or type(v).__name__ == "device", bad=(3,)),
+        "seed": Seed(objects=False), "verbose": Bool(),
+    }
 
     def __init__(
         self,
@@ -257,6 +288,7 @@ class CrowdClassifier:
         from .heads import make_head
         from .train import CrowdModel, seed_everything, train
 
+        check_params("CrowdClassifier", specs_of(type(self)), self.get_params())
         start = time.perf_counter()
         if not isinstance(answers, Answers):
             from ..io import read

@@ -1,28 +1,62 @@
-"""Atomic writes: a reader never sees a half-written file or folder.
+"""Atomic writes: a reader never sees a half-written file or a folder mixing two runs.
 
 * :func:`atomic_write` opens a temporary file next to the target and moves it over the target
   with :func:`os.replace` only when the ``with`` block ends without an exception.
-* :func:`atomic_dir` yields a temporary sibling folder to fill; at the end it takes the place of
-  the target (an existing target is renamed aside first and removed after the swap).
-* :func:`replace_files_into` moves finished files from a temporary folder into an existing folder
-  one by one, each move atomic, keeping the folder's other content (images of a peerannot data
-  set, for example).
+* :func:`atomic_dir` yields an empty temporary sibling folder to fill; at the end it takes the
+  place of the target folder as a whole (an existing target is renamed aside first and removed
+  after the swap, so no moment shows a folder with files of two runs).
+* :func:`atomic_update` adds or replaces a *group* of files in a folder that may hold other
+  files (results of other strategies, for example): the group is written into an empty staging
+  folder; at the end the staging folder receives hard links to every other entry of the
+  existing folder (a copy where hard links are not supported) and is swapped into place as
+  with :func:`atomic_dir`. Readers see the old folder or the new one, never half of the group;
+  files outside the group are kept unless listed in ``remove``. Two writers of the same folder
+  are serialised by an advisory lock on its parent, so neither loses the other's files.
+* :func:`replace_files_into` moves finished files into an existing folder one by one (each move
+  atomic), for folders that are too big to re-link (a data set's images).
+* :func:`check_writable` tells, before any work, whether an output can be written there, with
+  an error naming the user's path.
 
-Temporary names start with a dot and live in the target's folder, so that the final rename never
-crosses file systems. Permissions follow the process umask, as for an ordinary ``open``.
+Temporary names start with a dot, live in the target's folder (the final rename never crosses
+file systems) and record their owner: ``.NAME.cl-HOST-PID-XXXX.tmp`` (``.old`` for a folder
+renamed aside). Every write first removes the leftovers of interrupted writes of the same
+target whose process is gone (on another host, or where processes cannot be probed: after a
+day); a target that an interrupted swap left missing is restored from its renamed-aside copy.
+Temporaries of earlier versions (no owner recorded) are removed after an hour.
+
+Permissions follow the process umask, as for an ordinary ``open`` or ``mkdir``; an updated
+folder keeps its own mode.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
+import socket
+import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_dir", "atomic_write", "replace_files_into"]
+from ..errors import CrowdlearnError
+
+__all__ = ["OutputError", "atomic_dir", "atomic_update", "atomic_write", "check_writable",
+           "clean_stale", "replace_files_into"]
+
+#: age after which a temporary whose owner cannot be probed counts as abandoned (seconds)
+UNPROBED_AGE = 24 * 3600.0
+#: age after which a temporary of an earlier version (no owner in its name) is removed
+LEGACY_AGE = 3600.0
+
+
+class OutputError(CrowdlearnError, OSError):
+    """An output cannot be written: the message names the user's path and the reason."""
 
 
 def _umask() -> int:
@@ -31,6 +65,145 @@ def _umask() -> int:
     return mask
 
 
+def _host_tag() -> str:
+    return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')) & 0xFFFFFF:06x}"
+
+
+def _owner_prefix(name: str) -> str:
+    """Prefix of this process's temporaries for target ``name``."""
+    return f".{name}.cl-{_host_tag()}-{os.getpid()}-"
+
+
+_OWNED = re.compile(r"(?<=\.)cl-(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]+)-[^.]*\.(?P<kind>tmp|old)$")
+_LEGACY = re.compile(r"(?<=\.)[a-z0-9_]{8}\.(?P<kind>tmp|old)$")
+
+
+def _pid_alive(pid: int) -> bool | None:
+    """``True``/``False`` when the process can be probed, ``None`` when it cannot."""
+    if os.name != "posix":
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return None
+    return True
+
+
+def _abandoned(entry: Path, start: int | None = None) -> str | None:
+    """The kind (``tmp``/``old``) of an abandoned temporary, ``None`` when it may be in use.
+
+    ``start``: where the temporary's own part of the name begins (after ``.TARGET.``, matched
+    exactly); without it, any hidden name ending like a temporary.
+    """
+    name = entry.name
+    if start is None:
+        if not name.startswith("."):
+            return None
+        found = _OWNED.search(name) or _LEGACY.search(name)
+        if found is None:
+            return None
+        start = found.start()
+    try:
+        age = time.time() - entry.lstat().st_mtime
+    except FileNotFoundError:
+        return None
+    m = _OWNED.fullmatch(name, start)
+    if m is not None:
+        alive = None
+        if m["host"] == _host_tag():
+            pid = int(m["pid"])
+            alive = True if pid == os.getpid() else _pid_alive(pid)
+        if alive is False or (alive is None and age > UNPROBED_AGE):
+            return m["kind"]
+        return None
+    m = _LEGACY.fullmatch(name, start)
+    if m is not None and age > LEGACY_AGE:
+        return m["kind"]
+    return None
+
+
+def clean_stale(path: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporaries that interrupted writes of ``path`` left beside it.
+
+    A folder renamed aside by an interrupted swap is put back when ``path`` is missing (the
+    swap stopped between its two renames); otherwise it is deleted. Temporaries of live
+    processes are kept. Returns the names removed.
+    """
+    path = Path(path)
+    parent = path.parent
+    removed: list[str] = []
+    prefix = f".{path.name}."
+    try:
+        entries = [e for e in parent.iterdir() if e.name.startswith(prefix)]
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return removed
+    for entry in sorted(entries, key=lambda e: e.name.endswith(".tmp")):  # .old first
+        kind = _abandoned(entry, len(prefix))
+        if kind is None:
+            continue
+        previous = entry / "previous"
+        if kind == "old" and not (path.exists() or path.is_symlink()) \
+                and (previous.exists() or previous.is_symlink()):
+            os.replace(previous, path)
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry.name)
+    return removed
+
+
+def _user_error(exc: OSError, target: Path, tmp: Path | None = None) -> OutputError:
+    """``exc`` re-worded to name the user's ``target`` instead of a temporary path."""
+    name = str(exc.filename) if exc.filename else ""
+    shown = str(target)
+    if tmp is not None and name.startswith(str(tmp)):
+        shown = str(target / os.path.relpath(name, tmp)) if name != str(tmp) else str(target)
+    reason = exc.strerror or str(exc)
+    return OutputError(f"{shown}: cannot write: {reason}")
+
+
+# ---------------------------------------------------------------------- checking ahead
+def check_writable(path: str | os.PathLike[str], *, folder: bool = True,
+                   option: str | None = None) -> Path:
+    """Raise :class:`OutputError` unless an output can be written at ``path``.
+
+    Nothing is created. ``path`` (a folder when ``folder``, else a file) must not be the wrong
+    kind of entry, and its nearest existing ancestor must be a folder in which this process can
+    create entries (probed with a real temporary entry, removed at once: permission bits alone
+    do not show read-only file systems). ``option`` (``"-o"``) is added to the message.
+    """
+    path = Path(path)
+    label = f"{option} {path}" if option else str(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise OutputError(f"{label}: exists and is not a folder")
+        if not folder and path.is_dir():
+            raise OutputError(f"{label}: is a folder, expected a file name")
+    probe_in = path.parent
+    while not probe_in.exists():
+        if probe_in.parent == probe_in:
+            break
+        probe_in = probe_in.parent
+    if probe_in.exists() and not probe_in.is_dir():
+        raise OutputError(f"{label}: {probe_in} is not a folder")
+    try:
+        made = tempfile.mkdtemp(prefix=_owner_prefix("probe"), suffix=".tmp", dir=probe_in)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            reason = "permission denied"
+        raise OutputError(f"{label}: cannot write in {probe_in}: {reason}") from exc
+    os.rmdir(made)
+    return path
+
+
+# ---------------------------------------------------------------------- files
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str],
@@ -54,6 +227,7 @@ def atomic_write(
     ------
     file object
         Write to it; on an exception the temporary file is removed and ``path`` is untouched.
+        The file gets the mode an ordinary ``open`` would give (``0o666 & ~umask``).
 
     Examples
     --------
@@ -67,7 +241,8 @@ def atomic_write(
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=_owner_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         if "b" in mode:
             f: IO[Any] = os.fdopen(fd, mode)
@@ -85,17 +260,91 @@ def atomic_write(
         raise
 
 
+# ---------------------------------------------------------------------- folders
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling folder that becomes ``path`` when the block succeeds.
+def _parent_lock(parent: Path) -> Iterator[None]:
+    """An advisory lock on the folder ``parent`` (none where ``flock`` is unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        fd = os.open(parent, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _resolve_target(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if path.is_symlink() and path.is_dir():  # write into the folder the link points to
+        path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a folder")
+    return path
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``; an existing ``path`` is renamed aside and deleted after."""
+    if not (path.exists() or path.is_symlink()):
+        os.replace(tmp, path)
+        return
+    old = Path(tempfile.mkdtemp(prefix=_owner_prefix(path.name), suffix=".old", dir=path.parent))
+    aside = old / "previous"
+    os.replace(path, aside)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(aside, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _staged(path: str | os.PathLike[str], commit: Callable[[Path, Path], None]
+            ) -> Iterator[Path]:
+    target = _resolve_target(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(target)
+        tmp = Path(tempfile.mkdtemp(prefix=_owner_prefix(target.name), suffix=".tmp",
+                                    dir=target.parent))
+    except OSError as exc:
+        raise _user_error(exc, target) from exc
+    try:
+        try:
+            yield tmp
+            with _parent_lock(target.parent):
+                commit(tmp, target)
+        except OSError as exc:
+            name = str(exc.filename or "")
+            if isinstance(exc, CrowdlearnError) or (name and not (
+                    name.startswith(str(tmp)) or name.startswith(str(target)))):
+                raise
+            raise _user_error(exc, target, tmp) from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_dir(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
+    """Yield an empty temporary sibling folder that replaces the folder ``path`` as a whole.
 
     Parameters
     ----------
     path:
-        The final folder. Its parent is created when missing. An existing folder (or file) at
-        ``path`` is replaced only at the very end: it is renamed aside, the new folder renamed
-        into place, and the old one deleted. On an exception the temporary folder is deleted and
-        ``path`` is untouched.
+        The final folder. Its parent is created when missing. An existing folder at ``path`` is
+        replaced only at the very end: it is renamed aside, the new folder renamed into place,
+        and the old one deleted. On an exception the temporary folder is deleted and ``path``
+        is untouched. Errors of the file system name ``path`` (:class:`OutputError`), never the
+        temporary folder.
 
     Yields
     ------
@@ -111,28 +360,76 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     >>> sorted(p.name for p in target.iterdir())
     ['a.txt']
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
+    def commit(tmp: Path, target: Path) -> None:
         os.chmod(tmp, 0o777 & ~_umask())
-        if path.exists() or path.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old",
-                                        dir=path.parent))
-            aside = old / "previous"
-            os.replace(path, aside)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(aside, path)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+        _swap_into_place(tmp, target)
+
+    return _staged(path, commit)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Recreate ``src`` under ``dst`` with hard links (copies where links are refused)."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        dst.mkdir()
+        shutil.copystat(src, dst)
+        for child in src.iterdir():
+            _link_tree(child, dst / child.name)
+    else:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+
+def atomic_update(
+    path: str | os.PathLike[str],
+    remove: Iterable[str] | Callable[[str], bool] = (),
+) -> contextlib.AbstractContextManager[Path]:
+    """Yield an empty staging folder whose files are added to the folder ``path`` as one group.
+
+    At the end of the block, under a lock on ``path``'s parent, the staging folder receives a
+    hard link to every entry of the existing ``path`` that it does not hold itself and that
+    ``remove`` does not name, then replaces ``path`` as :func:`atomic_dir` does. Files of the
+    group replace the existing ones of the same name, other files stay, and a failure or a kill
+    at any moment leaves either the old folder or the new one.
+
+    Parameters
+    ----------
+    path:
+        The folder to update (created when missing).
+    remove:
+        Names of existing entries to drop (stale files of an earlier write of the same group),
+        or a predicate on the names. Hidden temporaries of interrupted writes are never kept.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out"
+    >>> with atomic_update(target) as tmp:
+    ...     _ = (tmp / "ds.npy").write_text("1")
+    >>> with atomic_update(target) as tmp:
+    ...     _ = (tmp / "mv.npy").write_text("2")
+    >>> sorted(p.name for p in target.iterdir())
+    ['ds.npy', 'mv.npy']
+    """
+    drop = remove if callable(remove) else frozenset(remove).__contains__
+
+    def commit(tmp: Path, target: Path) -> None:
+        if target.is_dir():
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+            for entry in target.iterdir():
+                name = entry.name
+                if (tmp / name).exists() or (tmp / name).is_symlink() or drop(name) \
+                        or _abandoned(entry) is not None:
+                    continue
+                _link_tree(entry, tmp / name)
         else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            os.chmod(tmp, 0o777 & ~_umask())
+        _swap_into_place(tmp, target)
+
+    return _staged(path, commit)
 
 
 def replace_files_into(
@@ -140,6 +437,9 @@ def replace_files_into(
     remove: Iterable[str | os.PathLike[str]] = (),
 ) -> None:
     """Move every file of the folder ``built`` into the existing ``folder``, one atomic move each.
+
+    Each file is atomic, the group is not: use :func:`atomic_update` when readers must never
+    see half of the group and re-linking the folder's other entries is affordable.
 
     Parameters
     ----------

@@ -175,13 +175,22 @@ class _DSFamily(Aggregator):
         import pandas as pd
 
         super()._to_pandas(answers)
+        if answers.n_tasks == 0:  # crowd-kit's empty result
+            self.errors_ = pd.DataFrame()
+            return
         conf = np.asarray(self.confusions_)
         w, k = conf.shape[0], conf.shape[1]
         index = pd.MultiIndex.from_product(
             [answers.worker_ids, answers.classes], names=["worker", "label"]
         )
-        # crowd-kit's layout: rows (worker, observed label), columns true label
-        self.errors_ = pd.DataFrame(
+        # crowd-kit's layout: rows (worker, observed label), columns true label (unnamed)
+        errors = pd.DataFrame(
             conf.transpose(0, 2, 1).reshape(w * k, k), index=index,
-            columns=pd.Index(answers.classes, name="label"),
+            columns=pd.Index(answers.classes),
         )
+        prior = getattr(self, "_prior_rows", None)
+        if isinstance(prior, pd.DataFrame) and self.n_iter_ == 0:
+            # the prior confusion's own rows, in its order (crowd-kit returns it as is)
+            first = prior.index[prior.index.isin(errors.index)]
+            errors = pd.concat([errors.loc[first], errors.drop(first)])
+        self.errors_ = errors

@@ -6,11 +6,12 @@ nuclear-norm) clustering of per-worker confusions. Registered as ``dswc``.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from ...answers import Answers
+from ...params import N_ITER, SEED, TOL, Choice, Int, Param
 from .._em import EMResult, run_em
 from ..base import register
 from ..voting import vote_frequencies
@@ -155,6 +156,11 @@ class DawidSkeneClust(_DSFamily):
     >>> bool(m.clusters_[4] == m.clusters_[5] != m.clusters_[0])
     True
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_clusters": Int(1), "n_iter": N_ITER, "tol": TOL,
+        "cluster_init": Choice("kmeans", "nuclear"), "max_restarts": Int(0), "random_state": SEED,
+    }
 
     def __init__(
         self,

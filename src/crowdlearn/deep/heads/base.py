@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ...answers import Answers
 from ...errors import CrowdlearnError
+from ...params import Param, check_params, specs_of
 from ..data import Batch
 
 __all__ = ["CrowdHead", "available_heads", "get_head_class", "make_head", "register_head"]
@@ -93,6 +94,7 @@ def make_head(name: str, *, n_classes: int, n_workers: int, input_shape: tuple[i
             f"strategy {cls.name!r} has no parameter {', '.join(unknown)} "
             f"(parameters: {', '.join(valid) or 'none'})"
         )
+    check_params(f"strategy {cls.name!r}", specs_of(cls), params)
     context = {"n_classes": n_classes, "n_workers": n_workers, "input_shape": input_shape,
                "embedding_dim": embedding_dim}
     sig = inspect.signature(cls.__init__).parameters
@@ -114,6 +116,9 @@ class CrowdHead(nn.Module):
     name: ClassVar[str] = ""
     #: whether the head's loss uses the individual answers (False for two-stage training)
     uses_answers: ClassVar[bool] = True
+    #: what each user parameter accepts (see :mod:`crowdlearn.params`; merged with the base
+    #: classes'); a test checks every constructor parameter but ``CONTEXT_ARGS`` has one
+    param_specs: ClassVar[dict[str, Param]] = {}
 
     def __init__(self, n_classes: int, n_workers: int) -> None:
         super().__init__()

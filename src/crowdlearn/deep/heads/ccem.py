@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...params import Float
 from ..data import Batch
 from .base import CrowdHead, register_head, safe_logdet
 
@@ -48,6 +49,8 @@ class CCEM(CrowdHead):
     """
 
     default_lam: float = 0.0
+
+    param_specs = {"init_scale": Float(0), "lam": Float(0, none=True)}
 
     def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
                  lam: float | None = None) -> None:

@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import CrowdlearnError
+from ...params import Float, Int
 from ..data import Batch
 from .base import CrowdHead, register_head
 
@@ -89,6 +90,8 @@ class CoNAL(CrowdHead):
     closed; pass ``gate`` to mix in the common confusion as the model does (see :meth:`gates`).
     :meth:`common_confusion` returns ``softmax(C)``.
     """
+
+    param_specs = {"embedding_dim_aux": Int(1), "scale": Float()}
 
     def __init__(self, n_classes: int, n_workers: int, input_shape: tuple[int, ...] = (),
                  embedding_dim_aux: int = 20, scale: float = 1e-5) -> None:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import CrowdlearnError
+from ...params import Choice
 from ..data import Batch
 from .base import CrowdHead, register_head
 
@@ -51,6 +52,9 @@ class CrowdLayer(CrowdHead):
     distribution when the classifier is certain of class ``k``: row ``k`` = softmax of the layer
     applied to the one-hot vector ``e_k``.
     """
+
+    param_specs = {"conn_type": Choice(*_CONN_TYPES),
+                   "init": Choice("default", "identity", "ones", "zeros")}
 
     def __init__(self, n_classes: int, n_workers: int, conn_type: str = "MW",
                  init: str = "default") -> None:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...answers import Answers
+from ...params import Float
 from ..data import Batch
 from .base import register_head
 from .ccem import CCEM
@@ -63,6 +64,8 @@ class Raykar(CCEM):
         the training answers so that a full epoch adds it once), as Dawid-Skene's smoothing:
         annotators with few answers stay close to uniform errors instead of hard zeros. 0: none.
     """
+
+    param_specs = {"init_scale": Float(0), "prior": Float(0)}
 
     def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
                  prior: float = 0.0) -> None:

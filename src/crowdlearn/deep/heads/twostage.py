@@ -20,10 +20,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...answers import Answers
+from ...params import Bool, Custom, Seed
 from ..data import Batch
 from .base import CrowdHead, register_head
 
 __all__ = ["TwoStage"]
+
+
+def _is_strategy(value: Any) -> bool:
+    from ...aggregate import get_strategy_class, parse_strategy_spec
+
+    get_strategy_class(parse_strategy_spec(value)[0])  # raises for an unknown name
+    return True
 
 
 @register_head("two-stage", "twostage", "two_stage", "aggregated")
@@ -48,6 +56,15 @@ class TwoStage(CrowdHead):
 
     uses_answers = False
 
+    param_specs = {
+        "aggregator": Custom("an aggregation strategy (crowdlearn aggregate --help lists them)",
+                             _is_strategy, bad=("no-such-strategy", 3, "ds[n_iter=abc")),
+        "soft": Bool(),
+        "aggregator_params": Custom("a dict of parameters", lambda v: isinstance(v, dict),
+                                    bad=("abc",), none=True),
+        "seed": Seed(objects=False),
+    }
+
     def __init__(self, n_classes: int, n_workers: int, aggregator: str = "mv",
                  soft: bool = True, aggregator_params: dict[str, Any] | None = None,
                  seed: int | None = 0) -> None:
@@ -55,6 +72,9 @@ class TwoStage(CrowdHead):
         self.aggregator = aggregator
         self.soft = bool(soft)
         self.aggregator_params = dict(aggregator_params or {})
+        from ...aggregate import make_strategy
+
+        make_strategy(aggregator, **self.aggregator_params)  # its parameters, checked now
         self.seed = seed
         self.aggregator_: Any = None
         self.register_buffer("targets", torch.zeros(0, self.n_classes))
