@@ -242,7 +242,7 @@ def _(d: Path) -> Case:
 @case("truth file without a truth column")
 def _(d: Path) -> Case:
     csv_case(d, f"task,worker,label\n{GOOD_ROWS}")
-    write_text(d / "gold.csv", "task,class\n1,0\n")
+    write_text(d / "gold.csv", "task,score\n1,0\n")
     return Case(d / "answers.csv", "gold.csv", {"truth": d / "gold.csv"},
                 ["--truth", str(d / "gold.csv")])
 
