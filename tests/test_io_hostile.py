@@ -6,6 +6,7 @@ Each test names the defect it guards against; every error is one line naming fil
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,29 @@ def test_features_advice_is_spelled_for_the_caller(tmp_path: Path) -> None:
     with cli_spelling(), pytest.raises(DataError, match=r"pass --features-id-col COL, or "
                                        r"--features-id-col none"):
         read_features(path)
+
+
+def test_peerannot_folder_with_repeated_answers_round_trips(tmp_path: Path) -> None:
+    from crowdlearn.io import write_peerannot
+
+    a = Answers.from_arrays([0, 0, 0, 1], ["w", "w", "v", "w"], [1, 0, 1, 0], duplicates="all")
+    with pytest.raises(DataError, match=r"cannot hold two answers of one worker to one task"):
+        write_peerannot(a, tmp_path / "plain")
+    write_peerannot(a, tmp_path / "set", repeated=True)
+    meta = json.loads((tmp_path / "set" / "metadata.json").read_text())
+    assert (meta["duplicates"], meta["repeated_answers"]) == ("all", 1)
+    assert read(tmp_path / "set") == a.rename("set")
+    assert len(read(tmp_path / "set", duplicates="first")) == 3
+    text_file(tmp_path / "set", "metadata.json", json.dumps({"duplicates": "some"}))
+    with pytest.raises(DataError, match=r"metadata.json: field 'duplicates': expected"):
+        read(tmp_path / "set")
+
+
+def test_headerless_truth_lines_are_not_positions_into_named_classes(tmp_path: Path) -> None:
+    answers = text_file(tmp_path, "a.csv", "task,worker,label\n1,a,1\n1,b,2\n2,a,unsure\n")
+    lines = text_file(tmp_path, "gold.txt", "1\n2\n")
+    with pytest.raises(DataError, match=r"gold.txt: field 'truth': one number per line means "
+                       r"class indices in task order, but the answers' classes are names"):
+        read(answers, truth=lines)
+    ints = text_file(tmp_path, "b.csv", "task,worker,label\n1,a,0\n2,a,1\n")
+    assert read(ints, truth=lines).truth.tolist() == [1, 2]  # integer classes: indices

@@ -190,10 +190,11 @@ def test_parquet_needs_pyarrow(tmp_path: Path, pets: Answers,
 
 def test_csv_without_pyarrow_uses_c_parser(tmp_path: Path, pets: Answers,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from crowdlearn.io import _common
+    from crowdlearn.io import _common, _text
 
     path = write(pets, tmp_path / "pets.csv")
     monkeypatch.setattr(_common, "has_pyarrow", lambda: False)
+    monkeypatch.setattr(_text, "has_pyarrow", lambda: False)
     assert read(path) == pets
     write(pets, tmp_path / "again.csv")
     assert read(tmp_path / "again.csv") == pets

@@ -242,7 +242,6 @@ def _(d: Path) -> Case:
 @case("truth file without a truth column")
 def _(d: Path) -> Case:
     csv_case(d, f"task,worker,label\n{GOOD_ROWS}")
-    # no truth, class or label column (a ``class`` column is the truth on the CLI: --truth-col)
     write_text(d / "gold.csv", "task,score\n1,0\n")
     return Case(d / "answers.csv", "gold.csv", {"truth": d / "gold.csv"},
                 ["--truth", str(d / "gold.csv")])
@@ -333,6 +332,12 @@ def _(d: Path) -> Case:
 @case("metadata.json too few classes for a label")
 def _(d: Path) -> Case:
     return peerannot_case(d, '{"0": {"1": 0}, "1": {"1": 5}}', '{"n_classes": 2}')
+
+
+@case("metadata.json with 200 million classes")
+def _(d: Path) -> Case:
+    return peerannot_case(d, '{"0": {"1": 0}}', '{"n_classes": 200000000}',
+                          named="metadata.json")
 
 
 @case("metadata.json class names of the wrong count")

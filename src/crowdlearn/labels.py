@@ -331,10 +331,15 @@ def encode_labels(
             if declared.dtype.kind in "iub":  # boolean classes: False == 0, True == 1
                 return _lookup_labels(ints, declared.astype(np.int64), source, field, locate,
                                       known, names=declared)
-            # text class names: an integer label names the class that spells it
-            return _lookup_labels(ints.astype(str).astype(object),
-                                  declared.astype(str).astype(object), source, field, locate,
-                                  known, names=declared, shown=ints)
+            # text class names: an integer label names the class that spells it (looked up
+            # once per distinct value)
+            uniq, inverse = np.unique(ints, return_inverse=True)
+            found = pd.Index(declared.astype(str).astype(object)).get_indexer(
+                uniq.astype(str).astype(object))
+            if (found < 0).any():
+                _lookup_labels(ints, np.delete(uniq, np.flatnonzero(found < 0)), source, field,
+                               locate, known, names=declared)
+            return found[inverse.reshape(-1)].astype(INDEX_DTYPE), declared
         neg = ints < 0
         if neg.any():
             i = int(np.argmax(neg))
@@ -413,16 +418,14 @@ def _lookup_labels(
     locate: Locator | None,
     known: str,
     names: np.ndarray,
-    shown: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     codes = pd.Index(declared).get_indexer(values)
     bad = codes < 0
     if bad.any():
         i = int(np.argmax(bad))
         listed = ", ".join(_shown(v) for v in names[:8]) + (", ..." if len(names) > 8 else "")
-        value = values if shown is None else shown
         raise DataError(
-            f"label {_shown(value[i])} is not one of the {known} ({listed})",
+            f"label {_shown(values[i])} is not one of the {known} ({listed})",
             source=source, where=_where(locate, i), field=field,
         )
     return codes.astype(INDEX_DTYPE), names

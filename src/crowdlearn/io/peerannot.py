@@ -79,6 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = ["read_peerannot", "truth_file_name", "write_peerannot"]
 
+#: a metadata.json declaring more classes is refused (arrays of that size would be allocated)
+MAX_METADATA_CLASSES = 100_000
 ANSWERS_FILE = "answers.json"
 METADATA_FILE = "metadata.json"
 
@@ -148,6 +150,10 @@ def read_peerannot(
     data_name = name if name is not None else (meta.get("name") or path.resolve().name)
 
     task_keys, lengths, worker_keys, labels = _parse_answers(answers_path)
+    if names is None and n_classes is None and k is not None and k > MAX_METADATA_CLASSES:
+        raise DataError(f"n_classes {k:,} exceeds the {MAX_METADATA_CLASSES:,} classes a metadata "
+                        "file may declare (read(..., n_classes=N) overrides it)",
+                        source=source_name(path / METADATA_FILE), field="n_classes")
     t_entry, task_ids = encode_text_keys(task_keys, source=src, field="task")
     w_codes, worker_ids = encode_text_keys(worker_keys, source=src, field="worker")
     t_codes = np.repeat(t_entry, lengths)
@@ -381,8 +387,11 @@ def write_peerannot(
     folder = Path(folder)
     n_repeated = _n_repeated(answers)
     if n_repeated and not repeated:
-        raise DataError("answers.json cannot hold two answers of one worker to one task",
-                        source=source_name(folder))
+        raise DataError(
+            f"answers.json cannot hold two answers of one worker to one task ({n_repeated:,} "
+            f"answers repeat a pair); keep one of each when reading "
+            f"({option('duplicates', 'first|last', repr('first') + ' or ' + repr('last'))}) "
+            "or write a table", source=source_name(folder))
     data_name = name or answers.name or folder.resolve().name
     task_keys = [_key(v) for v in answers.task_ids.tolist()]
     worker_keys = [_key(v) for v in answers.worker_ids.tolist()]

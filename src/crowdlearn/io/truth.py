@@ -10,7 +10,10 @@ Two layouts are understood:
   are floats such as ``3.0``) or a text file with one integer per line and no header
   (CrowdLayer's ``labels_train.txt``). Values are class *indices*; ``-1`` (or NaN in a float
   array) means unknown. Element ``i`` belongs to the ``i``-th task in the answers' order
-  (sorted ids); see :class:`RawTruth` for integer task ids.
+  (sorted ids); see :class:`RawTruth` for integer task ids. A header-less text file of
+  numbers is refused for answers whose labels are names (a table of ``cat``/``dog`` or
+  ``1``/``2``/``unsure``): its numbers could be names as well as positions, so such truth must
+  be a ``task,truth`` table.
 
 A true label for a task that has no answers, a label outside the classes and two different
 labels for one task are errors (:class:`~crowdlearn.errors.DataError`).
@@ -189,7 +192,9 @@ def _load_index_lines(path: Path, source: str) -> RawTruth:
         raise DataError(f"expected one number per line, found {frame.shape[1]} columns",
                         source=source, where=locate(0))
     values = class_indices(frame[0].to_numpy(), source=source, locate=locate)
-    return RawTruth(indices=values, source=source, locate=locate)
+    raw = RawTruth(indices=values, source=source, locate=locate)
+    raw.lines = True
+    return raw
 
 
 def write_truth(answers: Answers, path: PathLike) -> Path:
