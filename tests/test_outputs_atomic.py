@@ -181,3 +181,59 @@ def test_aggregate_files_follow_the_umask(answers_csv: Path, tmp_path: Path) -> 
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()}
     assert set(modes.values()) == {"0o644"}, modes
     assert oct(out.stat().st_mode & 0o777) == "0o755"
+
+
+# ---------------------------------------------------------------------- destinations checked first
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot create entries in (sysfs when running as root)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").mkdir()
+    except OSError:
+        yield folder
+        folder.chmod(0o755)
+        return
+    (folder / "probe").rmdir()
+    folder.chmod(0o755)
+    for candidate in (Path("/sys/kernel"), Path("/sys")):
+        try:
+            (candidate / "crowdlearn-probe").mkdir()
+        except OSError:
+            yield candidate
+            return
+        (candidate / "crowdlearn-probe").rmdir()
+    pytest.skip("no unwritable folder available")
+
+
+@pytest.mark.parametrize("command", ["fit", "aggregate", "simulate", "experiment", "convert"])
+def test_unwritable_destination_fails_before_any_work(
+    command: str, unwritable: Path, answers_csv: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crowdlearn.cli._common as common
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("work started before the destination was checked")
+
+    monkeypatch.setattr(common, "load_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.aggregate.load_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.convert.load_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.fit.load_fit_answers", no_work)
+    monkeypatch.setattr("crowdlearn.datasets.protocols.run_experiment", no_work)
+    monkeypatch.setattr("crowdlearn.cli.simulate.crowd_from_args", no_work)
+    out = unwritable / "out"
+    argv = {
+        "fit": ["fit", str(answers_csv), "--features", str(answers_csv), "-o", str(out)],
+        "aggregate": ["aggregate", str(answers_csv), "-s", "mv", "-o", str(out)],
+        "simulate": ["simulate", "-o", str(out)],
+        "experiment": ["experiment", "music", "-o", str(out)],
+        "convert": ["convert", str(answers_csv), str(out), "--to", "csv"],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(out) in err, err
+    assert ".tmp" not in err and "Traceback" not in err
+    assert not out.exists()

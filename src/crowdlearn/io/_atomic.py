@@ -169,21 +169,23 @@ def _user_error(exc: OSError, target: Path, tmp: Path | None = None) -> OutputEr
 
 
 # ---------------------------------------------------------------------- checking ahead
-def check_writable(path: str | os.PathLike[str], *, folder: bool = True,
+def check_writable(path: str | os.PathLike[str], *, folder: bool | None = True,
                    option: str | None = None) -> Path:
     """Raise :class:`OutputError` unless an output can be written at ``path``.
 
-    Nothing is created. ``path`` (a folder when ``folder``, else a file) must not be the wrong
-    kind of entry, and its nearest existing ancestor must be a folder in which this process can
-    create entries (probed with a real temporary entry, removed at once: permission bits alone
-    do not show read-only file systems). ``option`` (``"-o"``) is added to the message.
+    Nothing is left behind. ``path`` (a folder when ``folder`` is true, a file when it is
+    false, either when ``None``) must not be the wrong kind of entry, and its nearest existing
+    ancestor must be a folder in which this process can create entries (probed with a real
+    temporary entry, removed at once: permission bits alone do not show read-only file
+    systems, and a process running as root ignores them). ``option`` (``"-o"``) is added to
+    the message.
     """
     path = Path(path)
     label = f"{option} {path}" if option else str(path)
     if path.exists():
         if folder and not path.is_dir():
             raise OutputError(f"{label}: exists and is not a folder")
-        if not folder and path.is_dir():
+        if folder is False and path.is_dir():
             raise OutputError(f"{label}: is a folder, expected a file name")
     probe_in = path.parent
     while not probe_in.exists():
