@@ -237,3 +237,29 @@ def test_unwritable_destination_fails_before_any_work(
     assert len(err.splitlines()) == 1 and str(out) in err, err
     assert ".tmp" not in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="umask")
+def test_every_writer_follows_the_umask(answers_csv: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "label.csv").write_text("item,worker,label\n0,0,1\n0,1,1\n1,0,0\n1,2,0\n")
+    (src / "truth.csv").write_text("item,truth\n0,1\n1,0\n")
+    out = tmp_path / "outs"
+    old = os.umask(0o027)
+    try:
+        for argv in (["simulate", "-o", str(out / "sim"), "--n-tasks", "20", "--n-classes", "2",
+                      "--workers", "one-coin:3", "--quiet"],
+                     ["convert", str(answers_csv), str(out / "pa"), "--to", "peerannot",
+                      "--quiet"],
+                     ["convert", str(answers_csv), str(out / "a.csv"), "--to", "csv", "--quiet"],
+                     ["aggregate", str(answers_csv), "-s", "mv", "-o", str(out / "agg"),
+                      "--quiet"],
+                     ["datasets", "install", "rte", "--root", str(out / "root"), "--from",
+                      str(src), "--no-verify", "--quiet"]):
+            assert main(argv) == 0, argv
+    finally:
+        os.umask(old)
+    files = {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_file()}
+    folders = {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_dir()}
+    assert files == {"0o640"} and folders == {"0o750"}, (files, folders)

@@ -195,7 +195,7 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool | None = True,
     if probe_in.exists() and not probe_in.is_dir():
         raise OutputError(f"{label}: {probe_in} is not a folder")
     try:
-        made = tempfile.mkdtemp(prefix=_owner_prefix("probe"), suffix=".tmp", dir=probe_in)
+        made = tempfile.mkdtemp(prefix=_owner_prefix(path.name), suffix=".tmp", dir=probe_in)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno in (errno.EACCES, errno.EPERM):
