@@ -35,6 +35,7 @@ import json
 import math
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -560,6 +561,7 @@ def write_fit_results(
     overwrite: bool = False,
     extra: dict[str, Any] | None = None,
     input_shape: tuple[int, ...] | None = None,
+    write_more: Callable[[Path], None] | None = None,
 ) -> dict[str, Path]:
     """Write the folder described in the module docstring; returns the files' final paths.
 
@@ -584,6 +586,9 @@ def write_fit_results(
     input_shape:
         Shape of one training item, for :func:`save_model` (needed only for image backbones
         trained without standardisation).
+    write_more:
+        Called with the temporary folder before it is swapped into place, to add files of the
+        caller's own (``crowdlearn experiment``'s ``answers.csv``) to the same atomic folder.
     """
     import pandas as pd
 
@@ -633,6 +638,8 @@ def write_fit_results(
         summary["files"] = sorted(written, key=FIT_FILES.index)
         text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False)
         (tmp / "results.json").write_text(text + "\n", encoding="utf-8")
+        if write_more is not None:
+            write_more(tmp)
     return {name: out / name for name in summary["files"]}
 
 
