@@ -263,3 +263,19 @@ def test_every_writer_follows_the_umask(answers_csv: Path, tmp_path: Path) -> No
     files = {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_file()}
     folders = {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_dir()}
     assert files == {"0o640"} and folders == {"0o750"}, (files, folders)
+
+
+def test_atomic_update_keeps_subfolders_and_removes_named_files(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    (target / "mv").mkdir(parents=True)
+    (target / "mv" / "labels.csv").write_text("mv")
+    (target / "probas_x_ds.npy").write_text("old ds")
+    (target / "labels_x_ds.npy").write_text("old ds")
+    with atomic_update(target, remove=["labels_x_ds.npy"]) as tmp:
+        (tmp / "probas_x_ds.npy").write_text("new ds")
+    assert sorted(p.name for p in target.iterdir()) == ["mv", "probas_x_ds.npy"]
+    assert (target / "probas_x_ds.npy").read_text() == "new ds"
+    assert (target / "mv" / "labels.csv").read_text() == "mv"
+    with atomic_update(target, remove=lambda name: name.endswith("_ds.npy")) as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "mv"]

@@ -146,13 +146,15 @@ def clean_stale(path: str | os.PathLike[str]) -> list[str]:
         if kind is None:
             continue
         previous = entry / "previous"
-        if kind == "old" and not (path.exists() or path.is_symlink()) \
-                and (previous.exists() or previous.is_symlink()):
-            os.replace(previous, path)
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
+        # another process may be cleaning the same leftovers: whoever comes second finds
+        # nothing to do
+        with contextlib.suppress(OSError):
+            if kind == "old" and not (path.exists() or path.is_symlink()) \
+                    and (previous.exists() or previous.is_symlink()):
+                os.replace(previous, path)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
                 entry.unlink()
         removed.append(entry.name)
     return removed
