@@ -279,3 +279,45 @@ def test_atomic_update_keeps_subfolders_and_removes_named_files(tmp_path: Path) 
     with atomic_update(target, remove=lambda name: name.endswith("_ds.npy")) as tmp:
         (tmp / "a.txt").write_text("a")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt", "mv"]
+
+
+def test_output_into_the_current_folder_keeps_the_folder(
+    answers_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o .``: a shell in that folder must not be left in a deleted folder."""
+    out = tmp_path / "here"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    inode = out.stat().st_ino
+    monkeypatch.chdir(out)
+    assert main(["aggregate", str(answers_csv), "-s", "mv", "-o", ".", "--quiet"]) == 0
+    assert main(["aggregate", str(answers_csv), "-s", "ds", "-o", ".", "--quiet"]) == 0
+    assert out.stat().st_ino == inode and Path.cwd().exists()
+    names = {p.name for p in out.iterdir()}
+    assert {"notes.txt", "summary.json", "probas_answers_mv.npy", "probas_answers_ds.npy"} <= names
+    assert _hidden(out) == [] and _hidden(tmp_path) == []
+
+
+def test_writable_folder_in_a_read_only_parent_is_updated_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crowdlearn.io._atomic as atomic
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    real = tempfile_mkdtemp = atomic.tempfile.mkdtemp
+
+    def no_siblings(*args: object, dir: object = None, **kwargs: object) -> str:
+        if Path(str(dir)) == tmp_path:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(atomic.tempfile, "mkdtemp", no_siblings)
+    with atomic_update(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt", "old.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "only.txt").write_text("x")
+    assert sorted(p.name for p in target.iterdir()) == ["only.txt"]
+    assert tempfile_mkdtemp is real
