@@ -51,7 +51,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fit_on_a_peerannot_image_folder(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["fit", str(dataset), "--images", "-s", "crowdlayer", *FAST, "-o",
-                 str(out)]) == 0
+                 str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert not (dataset / ".cache").exists()  # nothing written into the user's data folder
+    assert [p.name.startswith("image_folder-") for p in (tmp_path / "cache").iterdir()] == [True]
     res = json.loads((out / "results.json").read_text())
     images = res["inputs"]["images"]
     assert images["ids"] == "index" and images["shape"] == [3, 8, 8]

@@ -27,6 +27,21 @@ from crowdlearn.errors import DataError
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path_factory: pytest.TempPathFactory,
+               monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache folder of these tests ($CROWDLEARN_CACHE), outside the data folders."""
+    folder = tmp_path_factory.mktemp("usercache")
+    monkeypatch.setenv("CROWDLEARN_CACHE", str(folder))
+    return folder
+
+
+def cache_entry(user_cache: Path, loader: str) -> Path:
+    """The one cache entry of ``loader`` (``images/<loader>-<hash>``)."""
+    (entry,) = (user_cache / "images").glob(f"{loader}-*")
+    return entry
+
+
 def bump_mtime(path: Path) -> None:
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
@@ -86,7 +101,7 @@ def test_cifar10_loads_batches(tmp_path: Path, protocol: int) -> None:
 
 
 @pytest.mark.parametrize("where", ["parent", "raw", "raw-parent", "tar", "tar-file"])
-def test_cifar10_folder_variants(tmp_path: Path, where: str) -> None:
+def test_cifar10_folder_variants(tmp_path: Path, where: str, user_cache: Path) -> None:
     if where == "parent":
         write_cifar(tmp_path / "cifar-10-batches-py")
     elif where == "raw":
@@ -100,19 +115,20 @@ def test_cifar10_folder_variants(tmp_path: Path, where: str) -> None:
     given = tmp_path / "cifar-10-python.tar.gz" if where == "tar-file" else tmp_path
     data = load_cifar10(given)
     assert data.train_x.shape == (20, 3, 32, 32)
-    assert [p.name for p in (tmp_path / ".cache").iterdir()] == ["cifar10"]
+    assert not (tmp_path / ".cache").exists()  # never in the data folder
+    assert cache_entry(user_cache, "cifar10").is_dir()
     again = load_cifar10(given)
     assert again.from_cache
     np.testing.assert_array_equal(again.train_x, data.train_x)
 
 
-def test_cifar10_cache_created_reused_and_invalidated(tmp_path: Path,
+def test_cifar10_cache_created_reused_and_invalidated(tmp_path: Path, user_cache: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "cifar-10-batches-py"
     truth = write_cifar(folder)
     first = load_cifar10(folder)
     assert not first.from_cache
-    entry = folder / ".cache" / "cifar10"
+    entry = cache_entry(user_cache, "cifar10")
     assert (entry / "fingerprint.json").is_file()
     assert (entry / "train_x.npy").is_file() and (entry / "test_y.npy").is_file()
     written = (entry / "train_x.npy").stat().st_mtime_ns
@@ -161,14 +177,15 @@ def test_cache_dir_elsewhere_and_no_cache(tmp_path: Path) -> None:
     assert load_cifar10(folder, cache_dir=cache).from_cache
 
 
-def test_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
+def test_corrupt_cache_is_rebuilt(tmp_path: Path, user_cache: Path) -> None:
     folder = tmp_path / "c"
     write_cifar(folder)
     load_cifar10(folder)
-    (folder / ".cache" / "cifar10" / "train_x.npy").write_bytes(b"garbage")
+    entry = cache_entry(user_cache, "cifar10")
+    (entry / "train_x.npy").write_bytes(b"garbage")
     again = load_cifar10(folder)
     assert not again.from_cache and again.train_x.shape == (20, 3, 32, 32)
-    (folder / ".cache" / "cifar10" / "fingerprint.json").write_text("{not json")
+    (entry / "fingerprint.json").write_text("{not json")
     assert not load_cifar10(folder).from_cache
     assert load_cifar10(folder).from_cache
 
@@ -261,14 +278,15 @@ def test_mnist_loads_idx_files(tmp_path: Path, gz: bool) -> None:
     assert data.train_x.flags.writeable
 
 
-def test_mnist_torchvision_layout_cache_and_classes(tmp_path: Path,
+def test_mnist_torchvision_layout_cache_and_classes(tmp_path: Path, user_cache: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     raw = tmp_path / "MNIST" / "raw"
     write_mnist(raw, gz=True)
     first = load_mnist(tmp_path)
-    # the cache is in the folder given, not among the upstream files
-    assert not first.from_cache and (tmp_path / ".cache" / "mnist" / "fingerprint.json").is_file()
-    assert not (raw / ".cache").exists()
+    # the cache is in the user's cache folder, not among the data files
+    assert not first.from_cache
+    assert (cache_entry(user_cache, "mnist") / "fingerprint.json").is_file()
+    assert not (raw / ".cache").exists() and not (tmp_path / ".cache").exists()
     with monkeypatch.context() as m:
         forbid(m, images.mnist, "_decode_mnist")
         second = load_mnist(tmp_path, classes=[f"c{k}" for k in range(10)])
@@ -417,12 +435,13 @@ def test_image_folder_food11_layouts(tmp_path: Path) -> None:
     assert data.train_y.tolist() == [0, 1, 2]
 
 
-def test_image_folder_cache_reuse_and_invalidation(tmp_path: Path,
+def test_image_folder_cache_reuse_and_invalidation(tmp_path: Path, user_cache: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     write_peerannot(tmp_path)
     first = load_image_folder(tmp_path)
     assert not first.from_cache
-    entries = sorted(p.name for p in (tmp_path / ".cache").iterdir())
+    assert not (tmp_path / ".cache").exists()  # the user's data folder is left alone
+    entries = sorted(p.name.rsplit("-", 1)[0] for p in (user_cache / "images").iterdir())
     assert entries == ["image_folder-ids=path"]
     with monkeypatch.context() as m:
         forbid(m, images.image_folder, "_decode_image_folder")
@@ -431,12 +450,11 @@ def test_image_folder_cache_reuse_and_invalidation(tmp_path: Path,
         np.testing.assert_array_equal(second.val_x, first.val_x)
         assert second.train_ids.tolist() == first.train_ids.tolist()
         assert second.classes == first.classes
-        # the .cache folder itself is not taken for a class or a data set
         assert load_image_folder(tmp_path).classes == ("cat", "dog")
     # other parameters: another cache entry
     resized = load_image_folder(tmp_path, size=4)
     assert not resized.from_cache and resized.train_x.shape == (6, 3, 4, 4)
-    assert (tmp_path / ".cache" / "image_folder-size=4x4-ids=path").is_dir()
+    assert cache_entry(user_cache, "image_folder-size=4x4-ids=path").is_dir()
     assert load_image_folder(tmp_path, size=4).from_cache
     # a changed image
     save_png(tmp_path / "test" / "dog" / "dog-11.png", 99)
@@ -487,3 +505,17 @@ def test_image_folder_errors(tmp_path: Path) -> None:
         load_image_folder(tmp_path, ids="stem")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="size"):
         load_image_folder(tmp_path, size=(1, 2, 3))  # type: ignore[arg-type]
+
+
+def test_default_cache_folder_follows_xdg_and_crowdlearn_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crowdlearn.datasets.images import default_cache_dir
+
+    monkeypatch.delenv("CROWDLEARN_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "crowdlearn"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "crowdlearn"
+    monkeypatch.setenv("CROWDLEARN_CACHE", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"

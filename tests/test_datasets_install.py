@@ -350,6 +350,7 @@ def test_download_path_with_real_files(data_dir: Path, root: Path,
         return str(target)
 
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    monkeypatch.setenv("CROWDLEARN_PROGRESS", "1")  # bars are drawn only for a terminal
     path = install("rte", root, log=quiet)
     assert [c["fname"] for c in calls] == ["label.csv", "truth.csv"]
     record = get_record("rte")

@@ -398,3 +398,22 @@ def test_music_real_data(data_dir: Path, tmp_path: Path) -> None:
     s = results(out)
     assert (s["n_tasks"], s["n_workers"], s["n_answers"], s["n_test"]) == (700, 44, 2945, 300)
     assert s["n_tasks_with_truth"] == 700 and s["final_test_accuracy"] > 0.1
+
+
+def test_protocol_files_are_part_of_the_atomic_folder(
+    data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """answers.csv is written into the same temporary folder as fit's files: a failure while
+    writing it leaves no output folder (not one whose results.json lists missing files)."""
+    from crowdlearn.answers import Answers
+
+    def broken(self: Answers, *args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Answers, "to_frame", broken)
+    out = tmp_path / "out"
+    assert main(["experiment", "music", "--root", str(data["root"]), *QUICK, "--quiet",
+                 "-o", str(out)]) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []

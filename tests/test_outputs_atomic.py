@@ -181,3 +181,143 @@ def test_aggregate_files_follow_the_umask(answers_csv: Path, tmp_path: Path) -> 
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()}
     assert set(modes.values()) == {"0o644"}, modes
     assert oct(out.stat().st_mode & 0o777) == "0o755"
+
+
+# ---------------------------------------------------------------------- destinations checked first
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot create entries in (sysfs when running as root)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").mkdir()
+    except OSError:
+        yield folder
+        folder.chmod(0o755)
+        return
+    (folder / "probe").rmdir()
+    folder.chmod(0o755)
+    for candidate in (Path("/sys/kernel"), Path("/sys")):
+        try:
+            (candidate / "crowdlearn-probe").mkdir()
+        except OSError:
+            yield candidate
+            return
+        (candidate / "crowdlearn-probe").rmdir()
+    pytest.skip("no unwritable folder available")
+
+
+@pytest.mark.parametrize("command", ["fit", "aggregate", "simulate", "experiment", "convert"])
+def test_unwritable_destination_fails_before_any_work(
+    command: str, unwritable: Path, answers_csv: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crowdlearn.cli._common as common
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("work started before the destination was checked")
+
+    monkeypatch.setattr(common, "load_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.aggregate.load_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.convert.load_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.fit.load_fit_answers", no_work)
+    monkeypatch.setattr("crowdlearn.datasets.protocols.run_experiment", no_work)
+    monkeypatch.setattr("crowdlearn.cli.simulate.crowd_from_args", no_work)
+    out = unwritable / "out"
+    argv = {
+        "fit": ["fit", str(answers_csv), "--features", str(answers_csv), "-o", str(out)],
+        "aggregate": ["aggregate", str(answers_csv), "-s", "mv", "-o", str(out)],
+        "simulate": ["simulate", "-o", str(out)],
+        "experiment": ["experiment", "music", "-o", str(out)],
+        "convert": ["convert", str(answers_csv), str(out), "--to", "csv"],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(out) in err, err
+    assert ".tmp" not in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="umask")
+def test_every_writer_follows_the_umask(answers_csv: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "label.csv").write_text("item,worker,label\n0,0,1\n0,1,1\n1,0,0\n1,2,0\n")
+    (src / "truth.csv").write_text("item,truth\n0,1\n1,0\n")
+    out = tmp_path / "outs"
+    old = os.umask(0o027)
+    try:
+        for argv in (["simulate", "-o", str(out / "sim"), "--n-tasks", "20", "--n-classes", "2",
+                      "--workers", "one-coin:3", "--quiet"],
+                     ["convert", str(answers_csv), str(out / "pa"), "--to", "peerannot",
+                      "--quiet"],
+                     ["convert", str(answers_csv), str(out / "a.csv"), "--to", "csv", "--quiet"],
+                     ["aggregate", str(answers_csv), "-s", "mv", "-o", str(out / "agg"),
+                      "--quiet"],
+                     ["datasets", "install", "rte", "--root", str(out / "root"), "--from",
+                      str(src), "--no-verify", "--quiet"]):
+            assert main(argv) == 0, argv
+    finally:
+        os.umask(old)
+    files = {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_file()}
+    folders = {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_dir()}
+    assert files == {"0o640"} and folders == {"0o750"}, (files, folders)
+
+
+def test_atomic_update_keeps_subfolders_and_removes_named_files(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    (target / "mv").mkdir(parents=True)
+    (target / "mv" / "labels.csv").write_text("mv")
+    (target / "probas_x_ds.npy").write_text("old ds")
+    (target / "labels_x_ds.npy").write_text("old ds")
+    with atomic_update(target, remove=["labels_x_ds.npy"]) as tmp:
+        (tmp / "probas_x_ds.npy").write_text("new ds")
+    assert sorted(p.name for p in target.iterdir()) == ["mv", "probas_x_ds.npy"]
+    assert (target / "probas_x_ds.npy").read_text() == "new ds"
+    assert (target / "mv" / "labels.csv").read_text() == "mv"
+    with atomic_update(target, remove=lambda name: name.endswith("_ds.npy")) as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "mv"]
+
+
+def test_output_into_the_current_folder_keeps_the_folder(
+    answers_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o .``: a shell in that folder must not be left in a deleted folder."""
+    out = tmp_path / "here"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    inode = out.stat().st_ino
+    monkeypatch.chdir(out)
+    assert main(["aggregate", str(answers_csv), "-s", "mv", "-o", ".", "--quiet"]) == 0
+    assert main(["aggregate", str(answers_csv), "-s", "ds", "-o", ".", "--quiet"]) == 0
+    assert out.stat().st_ino == inode and Path.cwd().exists()
+    names = {p.name for p in out.iterdir()}
+    assert {"notes.txt", "summary.json", "probas_answers_mv.npy", "probas_answers_ds.npy"} <= names
+    assert _hidden(out) == [] and _hidden(tmp_path) == []
+
+
+def test_writable_folder_in_a_read_only_parent_is_updated_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crowdlearn.io._atomic as atomic
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    real = tempfile_mkdtemp = atomic.tempfile.mkdtemp
+
+    def no_siblings(*args: object, dir: object = None, **kwargs: object) -> str:
+        if Path(str(dir)) == tmp_path:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(atomic.tempfile, "mkdtemp", no_siblings)
+    with atomic_update(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt", "old.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "only.txt").write_text("x")
+    assert sorted(p.name for p in target.iterdir()) == ["only.txt"]
+    assert tempfile_mkdtemp is real

@@ -6,13 +6,16 @@ work, importing what it needs). Start-up therefore costs only ``argparse``: ``cr
 and label-only commands never import torch.
 
 Errors of the user's input (:class:`crowdlearn.errors.CrowdlearnError`) are printed as one line
-and exit with status 2; ``--debug`` shows the traceback instead.
+and exit with status 2; ``--debug`` shows the traceback instead. A reader that closes the output
+early (``crowdlearn info X | head``) ends the command quietly with status 141 (128 + SIGPIPE,
+what the shell reports for a program killed by a closed pipe).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,8 +26,9 @@ COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "fit", 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        # "(default: None)" says nothing: options without a default explain it in their help
-        if action.default is None:
+        # "(default: None)" says nothing: options without a default explain it in their help;
+        # a flag's default is its absence ("--no-verify (default: True)" reads as the opposite)
+        if action.default is None or (action.nargs == 0 and isinstance(action.const, bool)):
             return action.help
         return super()._get_help_string(action)
 
@@ -63,6 +67,10 @@ def add_command(sub: argparse._SubParsersAction, name: str, help: str, example: 
     return p
 
 
+#: exit status when the reader of the output went away (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 141
+
+
 def _command_parser(parser: argparse.ArgumentParser, command: str | None
                     ) -> argparse.ArgumentParser:
     """The parser of sub-command ``command`` (``parser`` itself when there is none)."""
@@ -74,6 +82,27 @@ def _command_parser(parser: argparse.ArgumentParser, command: str | None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crowdlearn`` console script."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device: nothing more can reach the closed pipe, and
+    Python's own flush at exit stays silent."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+        pass
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # reported with the sub-command's usage, not the top-level one

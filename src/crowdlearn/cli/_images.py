@@ -22,6 +22,10 @@ def add_image_arguments(g: argparse._ArgumentGroup) -> None:
                    help="how images are matched to the answers' tasks: index (the number at "
                    "the end of the file name, peerannot), path (class/file) or auto (index "
                    "when the task ids are integers)")
+    g.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where decoded images are cached (default: $CROWDLEARN_CACHE/images, "
+                   "else $XDG_CACHE_HOME/crowdlearn/images, else ~/.cache/crowdlearn/images); "
+                   "never the data folder")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="random crops (4-pixel padding, images up to 64 pixels) and horizontal "
                    "flips of the training images")
@@ -40,4 +44,5 @@ def read_images(args: argparse.Namespace, answers: Any) -> Any:
     from ..datasets.image_items import load_image_items
 
     return load_image_items(_image_folder(args), answers, size=args.image_size,
-                            ids=args.image_ids, augment=args.augment, seed=args.seed)
+                            ids=args.image_ids, augment=args.augment, seed=args.seed,
+                            cache_dir=getattr(args, "cache_dir", None))

@@ -64,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..aggregate import available, get_strategy_class, make_strategy, parse_strategy_spec
     from ..aggregate.results import summarize, write_results
+    from ..io._atomic import check_writable
 
+    out_dir = Path(args.out) if args.out else default_out_dir(args.data)
+    check_writable(out_dir, option="-o" if args.out else None)  # before any work
     answers = load_answers(args)
     gold = _read_gold(args.gold, answers)
-    out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     extra = parse_params(args.param)
     if args.strategy.strip().lower() == "all":
         names = [n for n in available() if n != "auto"]

@@ -52,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Convert the input named on the command line."""
     from ..io import write
+    from ..io._atomic import check_writable
 
+    check_writable(args.output, folder=None)  # before reading: a bad destination fails at once
     answers = load_answers(args, positional="input")
     out = write(answers, args.output, format=args.to, overwrite=not args.no_overwrite)
     if args.to == "crowdlayer" and not args.quiet and not _positional_ids(answers):

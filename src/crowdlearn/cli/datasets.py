@@ -21,7 +21,8 @@ crowdlearn datasets install cifar10h --root /data/crowd
 crowdlearn datasets install temp --from all_collected_data.tgz
 crowdlearn datasets install cifar10h --from cifar10h-raw.zip --from cifar-10-python.tar.gz
 crowdlearn datasets install bluebirds --from downloads/bluebird/   # label.csv + truth.csv
-crowdlearn datasets install music --force           # reinstall (replaced atomically)"""
+crowdlearn datasets install music --force           # reinstall (replaced atomically)
+crowdlearn datasets install cifar10 cifar10h --keep-downloads   # one CIFAR-10 download"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     inst.add_argument("--force", action="store_true",
                       help="reinstall a data set that is already installed")
     inst.add_argument("--no-verify", dest="verify", action="store_false",
-                      help="accept files whose checksum differs from the registry's")
+                      help="accept files whose checksum differs from the registry's, and "
+                      "files without a known checksum offered only over plain HTTP")
+    inst.add_argument("--keep-downloads", action="store_true",
+                      help="keep the downloaded files in ROOT/.downloads/ (by default they "
+                      "are deleted once the data set is installed)")
     inst.add_argument("--quiet", action="store_true",
                       help="no progress bars or notes, only errors")
 
@@ -159,7 +164,8 @@ def _install(args: argparse.Namespace) -> int:
     log = None if args.quiet else _stderr
     for name in args.names:
         path = install(name, root=args.root, source=args.sources, force=args.force,
-                       verify=args.verify, progress=not args.quiet, log=log)
+                       verify=args.verify, progress=not args.quiet, log=log,
+                       keep_downloads=args.keep_downloads)
         if not args.quiet:
             print(path)
     return 0

@@ -296,7 +296,9 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _check_out(out: Path, force: bool) -> None:
     from ..errors import CrowdlearnError
+    from ..io._atomic import check_writable
 
+    check_writable(out, option="-o")  # before any work: an unwritable -o fails at once
     if out.exists() and not out.is_dir():
         raise CrowdlearnError(f"{out}: exists and is not a folder")
     if out.is_dir() and not force and any(out.iterdir()):

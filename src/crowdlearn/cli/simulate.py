@@ -244,6 +244,9 @@ def run(args: argparse.Namespace) -> int:
     """Simulate, write the folder and print a one-paragraph summary."""
     import secrets
 
+    from ..io._atomic import check_writable
+
+    check_writable(args.out, option="-o")  # before any work
     if args.seed is None:
         args.seed = secrets.randbits(32)
     if args.features is not None and args.features < 1:

@@ -76,7 +76,7 @@ def _test_labels(classes: np.ndarray, folder_classes: tuple[str, ...], y: np.nda
 
 def load_image_items(folder: str | Path, answers: Any, *, size: int | None = None,
                      ids: Literal["auto", "index", "path"] = "auto", augment: bool = True,
-                     seed: int | None = 0) -> ImageItems:
+                     seed: int | None = 0, cache_dir: str | Path | None = None) -> ImageItems:
     """Decode the image folder and align its training images to ``answers``' tasks.
 
     Parameters
@@ -94,6 +94,9 @@ def load_image_items(folder: str | Path, answers: Any, *, size: int | None = Non
         training batches.
     seed:
         Seed of the augmentation's generator.
+    cache_dir:
+        Where the decoded images are cached (default: the user's cache folder, see
+        :func:`crowdlearn.datasets.images.cache.default_cache_dir`).
 
     Raises
     ------
@@ -107,7 +110,7 @@ def load_image_items(folder: str | Path, answers: Any, *, size: int | None = Non
 
     if ids == "auto":
         ids = "index" if np.asarray(answers.task_ids).dtype.kind in "iu" else "path"
-    images = load_image_folder(folder, size=size, ids=ids)
+    images = load_image_folder(folder, size=size, ids=ids, cache_dir=cache_dir)
     source = str(images.source)
     train = Features(X=images.train_x, task_ids=np.asarray(images.train_ids),
                      source=source, id_col=f"image file ({ids})").align(answers)

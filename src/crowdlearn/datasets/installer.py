@@ -171,23 +171,32 @@ def _safe_target(dest: Path, name: str) -> Path:
 
 
 def _extract(archive: Path, dest: Path, entries: Sequence[str] | None = None) -> None:
-    """Extract ``entries`` (all regular files when ``None``) of a tar or zip into ``dest``."""
+    """Extract ``entries`` (all regular files when ``None``) of a tar or zip into ``dest``.
+
+    Bounded (:mod:`crowdlearn.datasets._limits`): an archive that would expand too far or hold
+    too many files is refused with a one-line :class:`DataError`.
+    """
+    from ._limits import ExtractionBudget
+
     dest.mkdir(parents=True, exist_ok=True)
+    budget = ExtractionBudget(archive)
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as z:
                 infos = [i for i in z.infolist() if not i.is_dir()
                          and not _skip_entry(i.filename)
                          and (entries is None or i.filename in entries)]
+                budget.check_declared(i.file_size for i in infos)
                 for info in infos:
                     target = _safe_target(dest, info.filename)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with z.open(info) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out, _CHUNK)
+                        budget.copy(src, out)
         else:
             with tarfile.open(archive) as t:
                 members = [m for m in t.getmembers() if m.isfile() and not _skip_entry(m.name)
                            and (entries is None or m.name in entries)]
+                budget.check_declared(m.size for m in members)
                 for m in members:
                     _safe_target(dest, m.name)
                 if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
@@ -304,8 +313,10 @@ class Inputs:
             target.mkdir(parents=True, exist_ok=True)
             out = target / name
             try:
+                from ._limits import ExtractionBudget
+
                 with gzip.open(path, "rb") as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
+                    ExtractionBudget(path).copy(src, dst)
             except (OSError, EOFError) as exc:
                 raise DataError(f"cannot decompress ({exc})", source=str(path)) from exc
             return out
@@ -460,27 +471,46 @@ def _is_network_error(exc: BaseException) -> bool:
     return False
 
 
+def _usable_urls(rf: RemoteFile, verify: bool) -> list[str]:
+    """The URLs ``rf`` may be downloaded from: without a known checksum only TLS vouches for
+    the content, so plain-HTTP ones are dropped unless ``verify`` is off (``--no-verify``)."""
+    urls = list(rf.urls)
+    if verify and rf.known_hash is None:
+        urls = [u for u in urls if not u.lower().startswith("http://")]
+        if not urls:
+            raise DatasetError(
+                f"{rf.fname} would be downloaded over plain HTTP ({rf.urls[0]}) and the "
+                "registry has no checksum for it, so its content cannot be verified: download "
+                f"it yourself and pass --from {rf.fname}, or pass --no-verify to accept it "
+                "unverified")
+    return urls
+
+
 def _download(rf: RemoteFile, cache: Path, *, verify: bool, progress: bool, log: Log,
               ) -> tuple[Path, str]:
     """Fetch ``rf`` into ``cache`` (pooch); returns the path and the URL used."""
     import pooch
 
+    from .._progress import show_progress
+
     known = rf.known_hash if verify else None
+    urls = _usable_urls(rf, verify)
+    progress = show_progress(progress)
     errors: list[str] = []
     logger = pooch.get_logger()
     level = logger.level
     logger.setLevel("WARNING")  # our own messages say what is downloaded
     try:
-        return _download_urls(rf, cache, known, errors, progress=progress, log=log)
+        return _download_urls(rf, urls, cache, known, errors, progress=progress, log=log)
     finally:
         logger.setLevel(level)
 
 
-def _download_urls(rf: RemoteFile, cache: Path, known: str | None, errors: list[str], *,
-                   progress: bool, log: Log) -> tuple[Path, str]:
+def _download_urls(rf: RemoteFile, urls: Sequence[str], cache: Path, known: str | None,
+                   errors: list[str], *, progress: bool, log: Log) -> tuple[Path, str]:
     import pooch
 
-    for url in rf.urls:
+    for url in urls:
         for attempt in range(ATTEMPTS):
             try:
                 downloader = pooch.HTTPDownloader(
@@ -559,22 +589,36 @@ def _verify(rf: RemoteFile, path: Path, origin: str, *, verify: bool, log: Log,
 # ---------------------------------------------------------------------------------- locking
 @contextlib.contextmanager
 def _lock(root: Path, name: str) -> Iterator[None]:
+    """Serialise installations of ``name``: an exclusive ``flock`` on ``ROOT/.NAME.lock``,
+    a file that is removed again when the installation ends (a waiting process notices that
+    the file it locked was removed and locks the new one)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no lock
         yield
         return
     path = root / f".{name}.lock"
-    with open(path, "a+") as f:
+    while True:
+        f = open(path, "a+")  # noqa: SIM115 - closed below
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            f.close()
             raise DatasetError(f"{name} is being installed by another process "
                                f"(lock {path})") from exc
         try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            same = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        f.close()  # removed by the process that held it: lock the new file
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        f.close()
 
 
 def _clean_leftovers(root: Path, name: str, log: Log) -> None:
@@ -607,6 +651,7 @@ def install(
     *,
     progress: bool = True,
     log: Log | None = _stderr,
+    keep_downloads: bool = False,
 ) -> Path:
     """Download (or take from ``source``), verify and install data set ``name``.
 
@@ -621,18 +666,25 @@ def install(
         Files downloaded by hand (``--from``): one path or several; files, archives holding
         them, or folders. Files not found there are downloaded.
     force:
-        Replace an installed copy (atomically, at the end).
+        Reinstall (the installed copy is replaced atomically, at the end). Without it an
+        installed data set is left as it is and its path returned.
     verify:
-        Check checksums; ``False`` accepts files that differ from the registry's.
+        Check checksums; ``False`` accepts files that differ from the registry's, and files
+        without a known checksum offered only over plain HTTP.
     progress:
-        Show download progress bars.
+        Show download progress bars (only when standard error is a terminal).
     log:
         Where notes go (default: standard error); ``None`` for silence.
+
+    keep_downloads:
+        Keep the downloaded files in ``ROOT/.downloads/`` (a later install of a data set
+        sharing them, CIFAR-10 for ``cifar10`` and ``cifar10h``, then skips the download).
+        By default they are deleted once the data set is installed.
 
     Returns
     -------
     Path
-        ``root/<name>``.
+        ``root/<name>`` (also when it was already installed).
 
     Raises
     ------
@@ -642,14 +694,22 @@ def install(
     ChecksumError
         A file differs from the registry's (both hashes in the message).
     DataError, DatasetError
-        Bad content, unknown name, already installed without ``force``.
+        Bad content, unknown name, an unverifiable plain-HTTP download, an archive that
+        expands too far.
     """
     record = get_record(name)
     say: Log = log or (lambda _m: None)
     root_path = _root(root)
     dest = root_path / record.name
     sources = _sources(source)
+    if dest.is_dir() and not force and not sources:
+        say(f"{record.name} is already installed at {dest} (--force reinstalls it)")
+        return dest
+    from ..io._atomic import check_writable
+
+    check_writable(dest, option="--root" if root is not None else None)
     root_path.mkdir(parents=True, exist_ok=True)
+    downloaded: list[Path] = []
     with _lock(root_path, record.name):
         _clean_leftovers(root_path, record.name, say)
         if dest.exists() and not force:
@@ -660,17 +720,33 @@ def install(
         try:
             resolved = _match_sources(record, sources, scratch, say)
             provenance = _gather(record, resolved, root_path, verify=verify,
-                                 progress=progress, log=say)
+                                 progress=progress, log=say, downloaded=downloaded)
             inputs = Inputs(record, resolved, scratch, say)
             with _atomic_dir(dest) as tmp:
                 extra = record.prepare(inputs, tmp, record) or {}
                 _finish_metadata(tmp, record, provenance, extra)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        if not keep_downloads:
+            _remove_downloads(root_path, downloaded)
     meta = json.loads((dest / "metadata.json").read_text(encoding="utf-8"))
     say(f"installed {record.name} to {dest} ({_describe(meta)})")
     _check_sizes(record, meta, say)
     return dest
+
+
+def _remove_downloads(root: Path, files: Sequence[Path]) -> None:
+    """Delete downloaded files, then the cache folders they leave empty."""
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        folder = path.parent
+        while folder != root and folder.is_relative_to(root / DOWNLOADS):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+            folder = folder.parent
 
 
 def _atomic_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
@@ -681,10 +757,14 @@ def _atomic_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
 
 
 def _gather(record: DatasetRecord, resolved: dict[str, Resolved], root: Path, *,
-            verify: bool, progress: bool, log: Log) -> list[dict[str, Any]]:
+            verify: bool, progress: bool, log: Log,
+            downloaded: list[Path] | None = None) -> list[dict[str, Any]]:
     """Verify the given files, download the others; one provenance entry per file."""
     provenance: list[dict[str, Any]] = []
     failures: list[tuple[RemoteFile, str]] = []
+    for rf in record.files:  # refuse unverifiable downloads before downloading anything
+        if rf.fname not in resolved:
+            _usable_urls(rf, verify)
     for rf in record.files:
         r = resolved.get(rf.fname)
         if r is None and failures:  # offline: do not wait for every other file to fail
@@ -701,6 +781,8 @@ def _gather(record: DatasetRecord, resolved: dict[str, Resolved], root: Path, *,
                 failures.append((rf, str(exc)))
                 continue
             resolved[rf.fname] = Resolved("file", path=path, origin=str(path), url=url)
+            if downloaded is not None:
+                downloaded.append(path)
             info = _verify(rf, path, str(path), verify=verify, log=log, downloaded=True)
             info["url"] = url
             provenance.append(info)

@@ -35,6 +35,7 @@ import json
 import math
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,28 +208,45 @@ def load_model(path: str | os.PathLike[str], *, backbone: Any = None, device: An
     if int(ckpt.get("format_version", 0)) > _FORMAT_VERSION:
         raise DataError(f"model file format {ckpt['format_version']} is newer than this "
                         f"crowdlearn understands ({_FORMAT_VERSION})", source=str(path))
+    from ._checkpoint import check_checkpoint, check_shapes
+
+    check_checkpoint(ckpt, path)
     params = dict(ckpt["params"])
     if "milestones" in params:
         params["milestones"] = tuple(params["milestones"] or ())
     params = {k: v for k, v in params.items() if k in CrowdClassifier._PARAMS}
     n_classes, n_workers = int(ckpt["n_classes"]), int(ckpt["n_workers"])
     input_shape = tuple(int(s) for s in ckpt["input_shape"])
-    if ckpt["backbone"] is not None:
-        net = make_backbone(ckpt["backbone"], input_shape, n_classes,
-                            **dict(ckpt["backbone_params"] or {}))
-        backbone_arg: Any = ckpt["backbone"]
-    elif backbone is not None:
-        net = copy.deepcopy(backbone)
-        backbone_arg = backbone
-    else:
+    if ckpt["backbone"] is None and backbone is None:
         raise CrowdlearnError(
             f"{path}: the model was trained with a backbone module "
             f"({ckpt.get('backbone_class')}), not a name: pass backbone=<an identical module>")
-    head = make_head(ckpt["strategy"], n_classes=n_classes, n_workers=n_workers,
-                     input_shape=input_shape,
-                     embedding_dim=int(getattr(net, "embedding_dim", 0)),
-                     **dict(ckpt["strategy_params"] or {}))
-    model = CrowdModel(net, head)
+
+    def build() -> Any:
+        if ckpt["backbone"] is not None:
+            net = make_backbone(ckpt["backbone"], input_shape, n_classes,
+                                **{**dict(ckpt["backbone_params"] or {}), "pretrained": False})
+        else:
+            net = copy.deepcopy(backbone)
+        head = make_head(ckpt["strategy"], n_classes=n_classes, n_workers=n_workers,
+                         input_shape=input_shape,
+                         embedding_dim=int(getattr(net, "embedding_dim", 0)),
+                         **dict(ckpt["strategy_params"] or {}))
+        return CrowdModel(net, head)
+
+    # first on the meta device (no memory): a model whose parameters differ from the saved
+    # weights (a crafted file asking for a huge backbone) is refused before anything is allocated
+    try:
+        with torch.device("meta"):
+            check_shapes(build(), ckpt["state_dict"], path)
+        model = build()
+    except DataError:
+        raise
+    except (CrowdlearnError, TypeError, ValueError, KeyError, RuntimeError,
+            NotImplementedError) as exc:
+        raise DataError(f"cannot rebuild the saved model ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:200]})", source=str(path)) from exc
+    backbone_arg: Any = ckpt["backbone"] if ckpt["backbone"] is not None else backbone
     state = ckpt["state_dict"]
     # buffers sized by the data (two-stage's per-task targets) take the saved shape
     for name, buf in list(model.named_buffers()):
@@ -480,6 +498,7 @@ def write_fit_results(
     overwrite: bool = False,
     extra: dict[str, Any] | None = None,
     input_shape: tuple[int, ...] | None = None,
+    write_more: Callable[[Path], None] | None = None,
 ) -> dict[str, Path]:
     """Write the folder described in the module docstring; returns the files' final paths.
 
@@ -504,6 +523,9 @@ def write_fit_results(
     input_shape:
         Shape of one training item, for :func:`save_model` (needed only for image backbones
         trained without standardisation).
+    write_more:
+        Called with the temporary folder before it is swapped into place, to add files of the
+        caller's own (``crowdlearn experiment``'s ``answers.csv``) to the same atomic folder.
     """
     import pandas as pd
 
@@ -553,6 +575,8 @@ def write_fit_results(
         summary["files"] = sorted(written, key=FIT_FILES.index)
         text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False)
         (tmp / "results.json").write_text(text + "\n", encoding="utf-8")
+        if write_more is not None:
+            write_more(tmp)
     return {name: out / name for name in summary["files"]}
 
 

@@ -24,6 +24,11 @@ target whose process is gone (on another host, or where processes cannot be prob
 day); a target that an interrupted swap left missing is restored from its renamed-aside copy.
 Temporaries of earlier versions (no owner recorded) are removed after an hour.
 
+A folder that must stay where it is (it holds the current folder, so that a shell there would be
+left in a deleted folder, or it is a mount point) or whose parent cannot be written is staged
+inside itself instead and its entries are moved in one by one: each file is still atomic, the
+group no longer is.
+
 Permissions follow the process umask, as for an ordinary ``open`` or ``mkdir``; an updated
 folder keeps its own mode.
 """
@@ -146,13 +151,15 @@ def clean_stale(path: str | os.PathLike[str]) -> list[str]:
         if kind is None:
             continue
         previous = entry / "previous"
-        if kind == "old" and not (path.exists() or path.is_symlink()) \
-                and (previous.exists() or previous.is_symlink()):
-            os.replace(previous, path)
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
+        # another process may be cleaning the same leftovers: whoever comes second finds
+        # nothing to do
+        with contextlib.suppress(OSError):
+            if kind == "old" and not (path.exists() or path.is_symlink()) \
+                    and (previous.exists() or previous.is_symlink()):
+                os.replace(previous, path)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
                 entry.unlink()
         removed.append(entry.name)
     return removed
@@ -169,23 +176,25 @@ def _user_error(exc: OSError, target: Path, tmp: Path | None = None) -> OutputEr
 
 
 # ---------------------------------------------------------------------- checking ahead
-def check_writable(path: str | os.PathLike[str], *, folder: bool = True,
+def check_writable(path: str | os.PathLike[str], *, folder: bool | None = True,
                    option: str | None = None) -> Path:
     """Raise :class:`OutputError` unless an output can be written at ``path``.
 
-    Nothing is created. ``path`` (a folder when ``folder``, else a file) must not be the wrong
-    kind of entry, and its nearest existing ancestor must be a folder in which this process can
-    create entries (probed with a real temporary entry, removed at once: permission bits alone
-    do not show read-only file systems). ``option`` (``"-o"``) is added to the message.
+    Nothing is left behind. ``path`` (a folder when ``folder`` is true, a file when it is
+    false, either when ``None``) must not be the wrong kind of entry; an existing folder must
+    let this process create entries in it, otherwise the nearest existing ancestor must
+    (probed with a real temporary entry, removed at once: permission bits alone do not show
+    read-only file systems, and a process running as root ignores them). ``option``
+    (``"-o"``) is added to the message.
     """
     path = Path(path)
     label = f"{option} {path}" if option else str(path)
     if path.exists():
         if folder and not path.is_dir():
             raise OutputError(f"{label}: exists and is not a folder")
-        if not folder and path.is_dir():
+        if folder is False and path.is_dir():
             raise OutputError(f"{label}: is a folder, expected a file name")
-    probe_in = path.parent
+    probe_in = path if path.is_dir() else path.parent
     while not probe_in.exists():
         if probe_in.parent == probe_in:
             break
@@ -193,7 +202,7 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool = True,
     if probe_in.exists() and not probe_in.is_dir():
         raise OutputError(f"{label}: {probe_in} is not a folder")
     try:
-        made = tempfile.mkdtemp(prefix=_owner_prefix("probe"), suffix=".tmp", dir=probe_in)
+        made = tempfile.mkdtemp(prefix=_owner_prefix(path.name), suffix=".tmp", dir=probe_in)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno in (errno.EACCES, errno.EPERM):
@@ -283,12 +292,23 @@ def _parent_lock(parent: Path) -> Iterator[None]:
 
 
 def _resolve_target(path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "-o ." names the current folder, not ""
     if path.is_symlink() and path.is_dir():  # write into the folder the link points to
         path = path.resolve()
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: exists and is not a folder")
     return path
+
+
+def _must_stay(target: Path) -> bool:
+    """Whether the folder ``target`` must be updated in place rather than swapped: it holds
+    the current folder (a shell there would be left in a deleted folder) or is a mount
+    point (it cannot be renamed)."""
+    if not target.is_dir():
+        return False
+    here = Path.cwd().resolve()
+    real = target.resolve()
+    return real == here or real in here.parents or os.path.ismount(real)
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
@@ -307,28 +327,62 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _remove_entry(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+
+
+def _move_in(tmp: Path, target: Path) -> None:
+    """Move every entry of ``tmp`` into ``target`` (each move atomic), replacing namesakes."""
+    for item in sorted(tmp.iterdir()):
+        dest = target / item.name
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        os.replace(item, dest)
+
+
+#: a commit: (staging folder, target, staged inside the target) -> None
+Commit = Callable[[Path, Path, bool], None]
+
+
 @contextlib.contextmanager
-def _staged(path: str | os.PathLike[str], commit: Callable[[Path, Path], None]
-            ) -> Iterator[Path]:
+def _staged(path: str | os.PathLike[str], commit: Commit) -> Iterator[Path]:
+    """Stage in a temporary sibling of ``path`` and ``commit`` it; where the folder must stay
+    (:func:`_must_stay`) or its parent cannot be written, stage inside the folder instead."""
     target = _resolve_target(path)
+    shown = Path(path)  # messages name the path as the user gave it
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(target)
-        tmp = Path(tempfile.mkdtemp(prefix=_owner_prefix(target.name), suffix=".tmp",
-                                    dir=target.parent))
+        inside = _must_stay(target)
+        tmp: Path | None = None
+        if not inside:
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=_owner_prefix(target.name), suffix=".tmp",
+                                            dir=target.parent))
+            except PermissionError:
+                if not target.is_dir():
+                    raise
+                inside = True  # a writable folder in a read-only parent
+        if tmp is None:
+            tmp = Path(tempfile.mkdtemp(prefix=_owner_prefix(target.name), suffix=".tmp",
+                                        dir=target))
     except OSError as exc:
-        raise _user_error(exc, target) from exc
+        raise _user_error(exc, shown) from exc
     try:
         try:
             yield tmp
-            with _parent_lock(target.parent):
-                commit(tmp, target)
+            with _parent_lock(target if inside else target.parent):
+                commit(tmp, target, inside)
         except OSError as exc:
             name = str(exc.filename or "")
             if isinstance(exc, CrowdlearnError) or (name and not (
                     name.startswith(str(tmp)) or name.startswith(str(target)))):
                 raise
-            raise _user_error(exc, target, tmp) from exc
+            raise _user_error(exc, shown, tmp) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -360,7 +414,13 @@ def atomic_dir(path: str | os.PathLike[str]) -> contextlib.AbstractContextManage
     >>> sorted(p.name for p in target.iterdir())
     ['a.txt']
     """
-    def commit(tmp: Path, target: Path) -> None:
+    def commit(tmp: Path, target: Path, inside: bool) -> None:
+        if inside:  # the folder stays: its old entries go, the new ones are moved in
+            for entry in list(target.iterdir()):
+                if entry != tmp:
+                    _remove_entry(entry)
+            _move_in(tmp, target)
+            return
         os.chmod(tmp, 0o777 & ~_umask())
         _swap_into_place(tmp, target)
 
@@ -416,7 +476,13 @@ def atomic_update(
     """
     drop = remove if callable(remove) else frozenset(remove).__contains__
 
-    def commit(tmp: Path, target: Path) -> None:
+    def commit(tmp: Path, target: Path, inside: bool) -> None:
+        if inside:  # the folder stays: the group is moved in file by file
+            _move_in(tmp, target)
+            for entry in list(target.iterdir()):
+                if entry != tmp and (drop(entry.name) or _abandoned(entry) is not None):
+                    _remove_entry(entry)
+            return
         if target.is_dir():
             os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
             for entry in target.iterdir():

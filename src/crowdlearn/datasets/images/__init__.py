@@ -22,14 +22,16 @@ augmentation then happen batch by batch on the training device):
   splits in ``meta/train.txt`` instead; it is not a folder-of-class-folders layout.)
 
 **Cache.** Decoding 50,000 PNGs or unpickling CIFAR takes seconds to minutes; it is done once. The
-arrays are saved as ``.npy`` files in ``<folder>/.cache/<loader>[-<parameters>]/``, where
-``<folder>`` is the folder given to the loader (so that the upstream files' own folder, such as
-``raw/cifar-10-batches-py/``, is left as it is), written atomically next to a ``fingerprint.json``
+arrays are saved as ``.npy`` files in the user's cache folder, never in the data folder:
+``<cache>/images/<loader>[-<parameters>]-<hash of the folder given to the loader>/`` where
+``<cache>`` is :func:`default_cache_dir` (``$CROWDLEARN_CACHE``, else
+``$XDG_CACHE_HOME/crowdlearn``, else ``~/.cache/crowdlearn``), written atomically next to a
+``fingerprint.json``
 that records the size and modification time of every source file; later calls memory-map them
 (copy-on-write: the arrays are writable, the cache never changes). Any change of a source file
 (size, mtime, a file added or removed) invalidates the entry and the data are decoded again.
-``cache=False`` skips the cache; ``cache_dir=`` puts it elsewhere (a read-only data folder); a
-cache that cannot be written only warns.
+``cache=False`` skips the cache; ``cache_dir=`` puts the entries in another folder; a cache
+that cannot be written only warns.
 
 Every problem with the input (a missing or corrupt file, a wrong magic number, images of mixed
 sizes) is a one-line :class:`~crowdlearn.errors.DataError` naming the file.
@@ -51,13 +53,14 @@ from __future__ import annotations
 from .cache import (  # noqa: F401
     _ARRAYS,
     _CACHE_VERSION,
-    CACHE_FOLDER,
+    ENV_CACHE,
     _entry_folder,
     _entry_name,
     _fingerprint,
     _read_entry,
     _through_cache,
     _write_entry,
+    default_cache_dir,
 )
 from .cifar10 import (  # noqa: F401
     _CIFAR_FILES,

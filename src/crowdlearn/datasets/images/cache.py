@@ -1,5 +1,11 @@
 """The on-disk ``.npy`` cache of decoded images, keyed by a fingerprint of the source files.
 
+The cache lives in the user's cache folder, never in the data folder: :func:`default_cache_dir`
+is ``$CROWDLEARN_CACHE``, else ``$XDG_CACHE_HOME/crowdlearn``, else ``~/.cache/crowdlearn``;
+decoded images go to its ``images/`` sub-folder, one entry per data set location and loader
+settings (``<loader>[-<parameters>]-<hash of the folder's path>``). ``cache_dir=`` (``fit
+--cache-dir``) puts the entries in another folder.
+
 :func:`_through_cache` returns a loader's decoded :class:`~.imageset.ImageSet`, memory-mapping the
 arrays of a cache entry whose ``fingerprint.json`` (size and mtime of every source file) still
 matches, and writing the entry atomically otherwise (a cache that cannot be written only warns).
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -22,18 +29,29 @@ from ...io._atomic import atomic_dir
 from .helpers import PathLike
 from .imageset import ImageSet
 
-CACHE_FOLDER = ".cache"
+#: the environment variable naming crowdlearn's cache folder
+ENV_CACHE = "CROWDLEARN_CACHE"
 _CACHE_VERSION = 1
 _ARRAYS = ("train_x", "train_y", "train_ids", "test_x", "test_y", "test_ids",
            "val_x", "val_y", "val_ids")
 
 
+def default_cache_dir() -> Path:
+    """crowdlearn's cache folder: ``$CROWDLEARN_CACHE``, else ``$XDG_CACHE_HOME/crowdlearn``
+    (an absolute path only, as the XDG specification says), else ``~/.cache/crowdlearn``."""
+    env = os.environ.get(ENV_CACHE, "").strip()
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "crowdlearn"
+
+
 def _entry_folder(root: Path, cache_dir: PathLike | None, name: str) -> Path:
-    if cache_dir is None:
-        return root / CACHE_FOLDER / name
+    folder = default_cache_dir() / "images" if cache_dir is None else Path(cache_dir)
     # a shared cache folder: tell data sets apart by their resolved location
     digest = hashlib.sha1(str(root.resolve()).encode("utf-8")).hexdigest()[:10]
-    return Path(cache_dir) / f"{name}-{digest}"
+    return folder / f"{name}-{digest}"
 
 
 def _entry_name(loader: str, params: dict[str, Any]) -> str:
@@ -95,10 +113,11 @@ def _through_cache(
     cache_dir: PathLike | None,
     extra_stamp: dict[str, Any] | None = None,
 ) -> ImageSet:
-    """Return ``decode()``, through the cache in ``folder/.cache/`` when ``cache`` is true.
+    """Return ``decode()``, through the cache (:func:`default_cache_dir`, or ``cache_dir``)
+    when ``cache`` is true.
 
-    ``folder`` is the loader's argument (its parent for an archive): the cache stays out of the
-    upstream files' own folders (``raw/``); ``source`` is where the files were found.
+    ``folder`` is the loader's argument (its parent for an archive), whose path keys the entry;
+    ``source`` is where the files were found.
     """
     if not cache:
         return decode()

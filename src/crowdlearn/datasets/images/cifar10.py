@@ -191,10 +191,11 @@ def load_cifar10(folder: PathLike, *, cache: bool = True,
         (``cifar-10-batches-py/`` of ``cifar-10-python.tar.gz``), its parent, a ``raw/``
         sub-folder holding either, or the ``.tar.gz`` archive itself (read without extracting).
     cache:
-        Keep the decoded arrays in ``folder/.cache/cifar10/`` (for the archive: next to it) and
-        memory-map them on later calls; rebuilt when a source file changes.
+        Keep the decoded arrays in the user's cache folder
+        (:func:`~crowdlearn.datasets.images.cache.default_cache_dir`, ``images/cifar10-<hash>``)
+        and memory-map them on later calls; rebuilt when a source file changes.
     cache_dir:
-        Put the cache there instead (for a read-only data folder).
+        Put the cache entries in this folder instead.
 
     Returns
     -------

@@ -244,8 +244,8 @@ def load_image_folder(
         how peerannot matches images to the tasks of its ``answers.json``; a file name without
         one, or two files with one index, is a :class:`DataError`.
     cache, cache_dir:
-        The ``.npy`` cache, as for :func:`load_cifar10` (entry ``.cache/image_folder-size=HxW-...``
-        of the data set folder).
+        The ``.npy`` cache, as for :func:`load_cifar10` (entry
+        ``image_folder-size=HxW-...-<hash>``).
     workers:
         Threads decoding images (Pillow releases the GIL while decoding); default ``min(8, CPUs)``.
 

@@ -107,7 +107,7 @@ def load_mnist(folder: PathLike, *, classes: Sequence[str] | None = None, cache:
         Class names (Fashion-MNIST's, say); default ``"0"`` .. ``"9"`` (more digits when the labels
         go beyond 9).
     cache, cache_dir:
-        The ``.npy`` cache, as for :func:`load_cifar10` (entry ``.cache/mnist/``).
+        The ``.npy`` cache, as for :func:`load_cifar10` (entry ``mnist-<hash>``).
 
     Returns
     -------

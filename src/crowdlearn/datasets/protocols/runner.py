@@ -171,15 +171,20 @@ def run_experiment(
                                   true_confusions=exp.true_confusions, extra=info)
             return clf, summary
         shape = tuple(int(s) for s in np.shape(exp.x)[1:])
+
+        def protocol_files(folder: Path) -> None:  # in the same atomic folder as fit's files
+            exp.answers.to_frame().to_csv(folder / "answers.csv", index=False,
+                                          lineterminator="\n")
+            if exp.true_confusions is not None:
+                np.save(folder / "true_confusions.npy",
+                        np.asarray(exp.true_confusions, np.float64))
+
         paths = write_fit_results(clf, out, X_test=exp.x_test, y_test=exp.y_test,
                                   true_confusions=exp.true_confusions, plot=plot,
-                                  overwrite=True, extra=info, input_shape=shape)
+                                  overwrite=True, extra=info, input_shape=shape,
+                                  write_more=protocol_files)
     finally:
         torch.set_num_threads(saved_threads)
-    folder = Path(out)
-    exp.answers.to_frame().to_csv(folder / "answers.csv", index=False, lineterminator="\n")
-    if exp.true_confusions is not None:
-        np.save(folder / "true_confusions.npy", np.asarray(exp.true_confusions, np.float64))
     summary = json.loads(paths["results.json"].read_text(encoding="utf-8"))
     return clf, summary
 
