@@ -21,6 +21,7 @@ from typing import Any
 from . import add_command
 from ._common import add_input_arguments, load_answers, parse_params
 from ._images import add_image_arguments
+from ._installed import installed_items, read_test_labels, test_labels_file
 
 EXAMPLE = """\
 crowdlearn fit answers.csv --features items.csv -s geocrowdnet-w -o out/
@@ -168,8 +169,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cpu, gpu (CUDA), auto (CUDA when available) or cuda:N")
     _alias(g, "accelerator", "--device")
     g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads of torch (default: torch's choice; 1 is often fastest for "
-                   "small models, or on a busy machine)")
+                   help="CPU threads of torch (default: 1 for models under 1M parameters on "
+                   "the CPU, fastest and bit-repeatable for them; torch's choice for larger "
+                   "models; recorded in results.json)")
     g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                    help="mixed precision on CUDA")
     g.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
@@ -212,58 +214,6 @@ def _strategy(args: argparse.Namespace) -> str:
                                   f"{args.strategy!r}")
         return args.strategy
     return implied
-
-
-def installed_items(args: argparse.Namespace) -> None:
-    """Items of an installed data set folder given as the answers (``fit ROOT/music``):
-    ``features.npy`` as ``--features`` and ``features_test.npy`` (with ``test_labels.npy``) as
-    ``--test``, unless the items are given otherwise."""
-    folder = Path(args.data)
-    if args.features is not None or args.images is not None or not folder.is_dir():
-        return
-    if (folder / "features.npy").is_file():
-        args.features = str(folder / "features.npy")
-        test = folder / "features_test.npy"
-        if args.test is None and test.is_file() and (folder / "test_labels.npy").is_file():
-            args.test = str(test)
-
-
-def _test_labels_file(args: argparse.Namespace) -> Path | None:
-    """``--test-labels``, else ``test_labels.npy`` beside a ``features_test.npy`` --test."""
-    if args.test_labels:
-        return Path(args.test_labels)
-    test = Path(args.test)
-    sibling = test.with_name("test_labels.npy")
-    if test.name == "features_test.npy" and sibling.is_file():
-        return sibling
-    return None
-
-
-def _read_test_labels(path: Path, n_rows: int, classes: Any) -> Any:
-    """Class names from a ``.npy`` of class indices (``n_rows`` of them) or of class names."""
-    import numpy as np
-
-    from ..errors import DataError
-
-    source = str(path)
-    if path.suffix.lower() != ".npy":
-        raise DataError("--test-labels must be a .npy array of class indices", source=source)
-    try:
-        labels = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"not a readable .npy array ({' '.join(str(exc).split())})",
-                        source=source) from exc
-    if labels.ndim != 1 or len(labels) != n_rows:
-        raise DataError(f"expected {n_rows} labels (one per test row), got shape {labels.shape}",
-                        source=source)
-    if labels.dtype.kind not in "iu":
-        return labels
-    bad = (labels < 0) | (labels >= len(classes))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"class index {int(labels[i])} is outside 0..{len(classes) - 1} (the "
-                        f"answers' {len(classes)} classes)", source=source, where=f"row {i}")
-    return np.asarray(classes)[labels]
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -354,10 +304,10 @@ def read_test_features(args: argparse.Namespace, train: Any, classes: Any) -> An
     columns = list(train.columns) if train.columns is not None else None
     label = args.test_label_col
     test = read_features(args.test, id_col=id_col, columns=columns, label_col=label)
-    labels_file = _test_labels_file(args)
+    labels_file = test_labels_file(args)
     if labels_file is not None:
         test = dataclasses.replace(
-            test, labels=_read_test_labels(labels_file, len(test.X), classes))
+            test, labels=read_test_labels(labels_file, len(test.X), classes))
     if test.labels is None and label is None:
         # auto-detection takes a 'label' column only when it holds text: try a numeric one
         cols = columns if columns is not None else \
@@ -436,16 +386,9 @@ def run(args: argparse.Namespace) -> int:
         gamma=args.gamma, amp=args.amp, val_fraction=args.val_fraction,
         selection=args.selection, patience=args.patience, transform=transform,
         device=args.accelerator, seed=args.seed, verbose=not (args.no_progress or args.quiet),
+        threads="auto" if args.threads is None else args.threads,
     )
-    import torch
-
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
-        clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
-    finally:
-        torch.set_num_threads(threads)
+    clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
     inputs = {"answers": str(args.data), "features": args.features,
               "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions}
     if images_info is not None:

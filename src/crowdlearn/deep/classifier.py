@@ -17,7 +17,10 @@ from ..answers import Answers
 from ..errors import CrowdlearnError, NotFittedError
 from ..params import POSITIVE, Bool, Choice, Custom, Float, Int, Param, Seed, check_params, specs_of
 
-__all__ = ["CrowdClassifier", "split_tasks"]
+__all__ = ["ONE_THREAD_MAX_PARAMS", "CrowdClassifier", "split_tasks"]
+
+#: ``threads="auto"`` trains models with fewer parameters than this on one CPU thread
+ONE_THREAD_MAX_PARAMS = 1_000_000
 
 
 def _is_module(value: Any) -> bool:
@@ -87,6 +90,12 @@ class CrowdClassifier:
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"gpu"``/``"cuda"``.
     seed:
         Seeds the weights, the validation split and the batch order: CPU runs are repeatable.
+    threads:
+        CPU threads of torch during ``fit`` (restored afterwards). ``"auto"`` (default): one
+        thread for a model of fewer than :data:`ONE_THREAD_MAX_PARAMS` parameters on the CPU
+        (small models gain nothing from more threads, lose much on a busy machine, and one
+        thread gives bit-identical runs), torch's setting otherwise (large models, CUDA);
+        ``None``: torch's setting; an integer: that many.
     verbose:
         Show a progress bar with the loss and accuracies.
 
@@ -102,6 +111,8 @@ class CrowdClassifier:
         The selected epoch and the last epoch trained (before ``n_epochs`` with ``patience``).
     probas_, labels_ :
         The classifier's posterior and hard label for every training task (task order).
+    threads_ : int
+        The number of CPU threads torch used during ``fit``.
     classes_, n_classes_, n_workers_, input_shape_, answers_, train_tasks_, val_tasks_,
     device_, fit_seconds_.
     """
@@ -126,6 +137,7 @@ class CrowdClassifier:
         "device": Custom("a device name (auto, cpu, gpu, cuda:N) or a torch.device",
                          lambda v: isinstance(v, str) or type(v).__name__ == "device", bad=(3,)),
         "seed": Seed(objects=False), "verbose": Bool(),
+        "threads": Int(1, none=True, also=("auto",)),
     }
 
     def __init__(
@@ -158,6 +170,7 @@ class CrowdClassifier:
         device: Any = "auto",
         seed: int | None = 0,
         verbose: bool = False,
+        threads: int | str | None = "auto",
     ) -> None:
         self.backbone = backbone
         self.strategy = strategy
@@ -186,13 +199,14 @@ class CrowdClassifier:
         self.device = device
         self.seed = seed
         self.verbose = verbose
+        self.threads = threads
 
     # ------------------------------------------------------------------ sklearn params
     _PARAMS = ("backbone", "strategy", "backbone_params", "strategy_params", "lam",
                "pretrained", "n_epochs", "batch_size", "optimizer", "lr", "momentum",
                "weight_decay", "head_lr", "head_weight_decay", "schedule", "milestones", "gamma",
                "grad_clip", "amp", "val_fraction", "selection", "patience", "standardize",
-               "transform", "device", "seed", "verbose")
+               "transform", "device", "seed", "verbose", "threads")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -357,9 +371,15 @@ class CrowdClassifier:
             xt = self._standardize(self._prepare_x(X_test))
             test = (xt, self._encode_y(y_test, "y_test"))
         truth = answers.truth if answers.truth is not None else None
-        result = train(model, data, answers, self.train_tasks_, self.val_tasks_,
-                       self._train_config(selection), truth=truth, test=test, seed=self.seed,
-                       checkpoint_dir=checkpoint_dir)
+        saved_threads = torch.get_num_threads()
+        torch.set_num_threads(self._threads(model, dev, saved_threads))
+        self.threads_ = torch.get_num_threads()
+        try:
+            result = train(model, data, answers, self.train_tasks_, self.val_tasks_,
+                           self._train_config(selection), truth=truth, test=test,
+                           seed=self.seed, checkpoint_dir=checkpoint_dir)
+        finally:
+            torch.set_num_threads(saved_threads)
         self.model_ = model
         self.backbone_ = model.backbone
         self.head_ = model.head
@@ -375,6 +395,13 @@ class CrowdClassifier:
         self.labels_ = self.probas_.argmax(axis=1)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _threads(self, model: Any, device: Any, current: int) -> int:
+        """The thread count ``threads`` asks for (see the class docstring)."""
+        if self.threads == "auto":
+            small = sum(p.numel() for p in model.parameters()) < ONE_THREAD_MAX_PARAMS
+            return 1 if small and getattr(device, "type", str(device)) == "cpu" else current
+        return current if self.threads is None else int(self.threads)
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:

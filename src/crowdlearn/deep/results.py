@@ -480,6 +480,7 @@ def fit_summary(
     out["seconds"] = round(float(clf.fit_seconds_), 3)
     out["train_seconds"] = round(float(clf.train_result_.seconds), 3)
     out["device"] = str(clf.device_)
+    out["threads"] = getattr(clf, "threads_", None)
     out["versions"] = _versions()
     if extra:
         out.update(extra)

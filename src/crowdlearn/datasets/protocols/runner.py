@@ -99,7 +99,8 @@ def run_experiment(
     plot:
         Also draw ``confusions.png`` and ``history.png``.
     threads:
-        CPU threads of torch during the run.
+        CPU threads of torch during the run (default: CrowdClassifier's ``threads="auto"``
+        while training).
     verbose:
         Progress bar.
     n_classes:
@@ -155,6 +156,8 @@ def run_experiment(
                                   "classes")
         settings = _merge_settings(exp.settings, clf_opts)
         _check_backbone(settings.get("backbone"))
+        if threads is not None:
+            settings["threads"] = threads
         clf = CrowdClassifier(**{**settings, "verbose": verbose})
         clf.fit(exp.x, exp.answers, X_test=exp.x_test, y_test=exp.y_test)
         info: dict[str, Any] = {"protocol": {"name": key, **_jsonable(exp.info)},
