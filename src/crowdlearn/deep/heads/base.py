@@ -114,6 +114,9 @@ class CrowdHead(nn.Module):
     name: ClassVar[str] = ""
     #: whether the head's loss uses the individual answers (False for two-stage training)
     uses_answers: ClassVar[bool] = True
+    #: the head's default learning rate relative to the classifier's: ``CrowdClassifier``'s
+    #: ``head_lr=None`` means ``lr * head_lr_factor``
+    head_lr_factor: ClassVar[float] = 1.0
 
     def __init__(self, n_classes: int, n_workers: int) -> None:
         super().__init__()

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...deep_defaults import HEAD_LR_FACTOR
 from ..data import Batch
 from .base import CrowdHead, register_head, safe_logdet
 
@@ -48,6 +49,7 @@ class CCEM(CrowdHead):
     """
 
     default_lam: float = 0.0
+    head_lr_factor = HEAD_LR_FACTOR
 
     def __init__(self, n_classes: int, n_workers: int, init_scale: float = 6.0,
                  lam: float | None = None) -> None:
