@@ -53,7 +53,8 @@ SHARED: dict[str, Any] = {
 }
 
 #: Per-row strategy settings chosen by ``--tune`` (stage 2); rows not listed use the defaults
-#: (head_lr = lr, init_scale = 6, lam = 0.01).
+#: (head_lr: the strategy's default, = lr for the crowd layer and CoNAL; init_scale = 6;
+#: lam = 0.01).
 PER_ROW: dict[str, dict[str, Any]] = {
     "ccem": {"head_lr": 3e-3},
     "geocrowdnet-f": {"head_lr": 3e-3},
@@ -61,6 +62,9 @@ PER_ROW: dict[str, dict[str, Any]] = {
     # `--tune --tune-stage2-only --tune-rows geocrowdnet-w` (80 fits) chose head_lr 1e-2.
     "geocrowdnet-w": {"head_lr": 1e-2, "refit_epochs": 150},
     "tracereg": {"head_lr": 3e-3, "lam": 1e-3},
+    # the tuning kept head_lr = lr for raykar (then the library default; since then the CCEM
+    # family's default head_lr is 10 x lr, crowdlearn.deep_defaults.HEAD_LR_FACTOR)
+    "raykar": {"head_lr": 1e-3},
     # refit_epochs (`--tune --tune-stage2-only --tune-params refit_epochs`, 750 fits): train on
     # all 700 songs for that many epochs instead of holding out 10% to choose the epoch
     "mv-hard": {"refit_epochs": 50},
@@ -114,7 +118,7 @@ TUNE_AXES: list[tuple[str, list[Any]]] = [
 #: Stage 2, per row: the head's learning rate (end-to-end rows), the initial confusion logits
 #: of the CCEM family (``init_scale * I``; 6 is the library default, 1 the official code's
 #: ``P = I``) and lambda (regularised rows).
-HEAD_LR_VALUES = [None, 3e-3, 1e-2, 3e-2]
+HEAD_LR_VALUES = [1e-3, 3e-3, 1e-2, 3e-2]  # 1e-3 = lr (None: the strategy's default)
 INIT_SCALE_VALUES = [1.0, 3.0, 6.0]
 LAM_VALUES = [0.001, 0.01, 0.1]
 PRIOR_VALUES = [0.0, 0.5, 1.0, 2.0]

@@ -18,6 +18,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from .. import deep_defaults as D
 from . import add_command
 from ._common import add_input_arguments, load_answers, parse_params
 from ._images import add_image_arguments
@@ -38,7 +39,7 @@ crowdlearn fit sim/ --features sim/features.csv --true-confusions sim/confusions
 #: the end-to-end strategies, for --help without importing torch (a test keeps it in sync)
 STRATEGIES = ("two-stage, crowdlayer, conal, ccem, geocrowdnet-f, geocrowdnet-w, tracereg, "
               "raykar")
-DEFAULT_STRATEGY = "geocrowdnet-w"
+DEFAULT_STRATEGY = D.STRATEGY
 SELECTIONS = ("auto", "val_loss", "val_accuracy", "last")
 
 
@@ -120,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _alias(g, "conn_type", "--conn_type")
     g.add_argument("--aggregator", default=None, metavar="STRATEGY",
                    help="two-stage: the aggregation strategy whose labels are learnt (e.g. ds)")
-    g.add_argument("--backbone", default="mlp",
+    g.add_argument("--backbone", default=D.BACKBONE,
                    help="classifier: mlp, lenet, resnet9, resnet18, resnet34 or "
                    "torchvision.models.NAME")
     _alias(g, "backbone", "--classifier-NN", "--classifier_NN")
@@ -140,30 +141,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="expected number of workers (checked against the data)")
 
     g = p.add_argument_group("optimisation")
-    g.add_argument("--n-epochs", type=int, default=100, metavar="N",
+    g.add_argument("--n-epochs", type=int, default=D.N_EPOCHS, metavar="N",
                    help="training epochs (also --n-epoch, --n_epoch)")
     _alias(g, "n_epochs", "--n-epoch", "--n_epoch", "--n_epochs", type=int)
-    g.add_argument("--batch-size", type=int, default=128, metavar="B", help="tasks per batch")
+    g.add_argument("--batch-size", type=int, default=D.BATCH_SIZE, metavar="B",
+                   help="tasks per batch")
     _alias(g, "batch_size", "--batch_size", type=int)
-    g.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    g.add_argument("--lr", type=float, default=D.LR, help="learning rate")
     _alias(g, "lr", "--learning-rate", "--learning_rate", type=float)
     g.add_argument("--optimizer", type=str.lower, choices=("sgd", "adam", "adamw"),
-                   default="adam", help="optimizer")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="backbone weight decay")
+                   default=D.OPTIMIZER, help="optimizer")
+    g.add_argument("--momentum", type=float, default=D.MOMENTUM, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, default=D.WEIGHT_DECAY,
+                   help="backbone weight decay")
     _alias(g, "weight_decay", "--weight_decay", type=float)
     g.add_argument("--schedule", type=str.lower,
-                   choices=("none", "multistep", "cosine", "onecycle"), default="none",
+                   choices=("none", "multistep", "cosine", "onecycle"), default=D.SCHEDULE,
                    help="learning-rate schedule (also --scheduler)")
     _alias(g, "schedule", "--scheduler", type=str.lower,
            choices=("none", "multistep", "cosine", "onecycle"))
     g.add_argument("--milestones", nargs="+", type=int, default=(), metavar="EPOCH",
                    help="multistep: epochs where the learning rate is multiplied by --gamma")
-    g.add_argument("--gamma", type=float, default=0.1, help="multistep: decay factor")
+    g.add_argument("--gamma", type=float, default=D.GAMMA, help="multistep: decay factor")
     g.add_argument("--head-lr", type=float, default=None,
-                   help="learning rate of the crowd head (default: --lr)")
+                   help="learning rate of the crowd head (default: the strategy's, --lr x "
+                   f"{D.HEAD_LR_FACTOR:g} for ccem, geocrowdnet-f/-w, tracereg and raykar, "
+                   "whose confusions start near the identity; --lr for the others)")
     _alias(g, "head_lr", "--head_lr", type=float)
-    g.add_argument("--seed", type=int, default=0,
+    g.add_argument("--seed", type=int, default=D.SEED,
                    help="seed of the weights, the validation split and the batch order")
     g.add_argument("--accelerator", default="auto", metavar="DEVICE",
                    help="cpu, gpu (CUDA), auto (CUDA when available) or cuda:N")
@@ -174,10 +179,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "models; recorded in results.json)")
     g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                    help="mixed precision on CUDA")
-    g.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
+    g.add_argument("--val-fraction", type=float, default=D.VAL_FRACTION, metavar="F",
                    help="share of the tasks held out for model selection")
     _alias(g, "val_fraction", "--val_fraction", type=float)
-    g.add_argument("--selection", type=_selection, default="auto",
+    g.add_argument("--selection", type=_selection, default=D.SELECTION,
                    help="model selection: auto (val_loss with a validation split, else last), "
                    "val_loss, val_accuracy (uses the truth of validation tasks, --truth) or "
                    "last")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import deep_defaults as D
 from ..answers import Answers
 from ..errors import CrowdlearnError, NotFittedError
 from ..params import POSITIVE, Bool, Choice, Custom, Float, Int, Param, Seed, check_params, specs_of
@@ -70,7 +71,12 @@ class CrowdClassifier:
         Load pretrained weights (torchvision backbones only).
     n_epochs, batch_size, optimizer, lr, momentum, weight_decay, head_lr, head_weight_decay,
     schedule, milestones, gamma, grad_clip, amp:
-        Optimisation, see :class:`crowdlearn.deep.train.TrainConfig`.
+        Optimisation, see :class:`crowdlearn.deep.train.TrainConfig`. ``head_lr`` (the crowd
+        head's learning rate) ``None``: the strategy's default, ``lr`` times its head's
+        ``head_lr_factor`` (10 for the confusion heads ``ccem``, ``geocrowdnet-f``,
+        ``geocrowdnet-w``, ``tracereg`` and ``raykar``, whose confusions otherwise barely leave
+        their near-identity start; 1 for the others). The defaults of this signature are
+        :mod:`crowdlearn.deep_defaults`, which ``crowdlearn fit`` shares.
     val_fraction:
         Share of the tasks (and all their answers) held out for model selection.
     selection:
@@ -107,6 +113,8 @@ class CrowdClassifier:
         (workers x classes x classes) estimated annotator confusions, rows = true class.
     history_ : dict
         Per-epoch ``train_loss``, ``val_loss``, ``val_accuracy``, ``test_accuracy`` and ``lr``.
+    head_lr_ : float
+        The crowd head's learning rate used (``head_lr``, or the strategy's default).
     best_epoch_, stopped_epoch_ : int
         The selected epoch and the last epoch trained (before ``n_epochs`` with ``patience``).
     probas_, labels_ :
@@ -142,33 +150,33 @@ class CrowdClassifier:
 
     def __init__(
         self,
-        backbone: Any = "mlp",
-        strategy: str = "geocrowdnet-w",
+        backbone: Any = D.BACKBONE,
+        strategy: str = D.STRATEGY,
         *,
         backbone_params: dict[str, Any] | None = None,
         strategy_params: dict[str, Any] | None = None,
         lam: float | None = None,
         pretrained: bool = False,
-        n_epochs: int = 100,
-        batch_size: int = 128,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
+        n_epochs: int = D.N_EPOCHS,
+        batch_size: int = D.BATCH_SIZE,
+        optimizer: str = D.OPTIMIZER,
+        lr: float = D.LR,
+        momentum: float = D.MOMENTUM,
+        weight_decay: float = D.WEIGHT_DECAY,
         head_lr: float | None = None,
         head_weight_decay: float = 0.0,
-        schedule: str = "none",
+        schedule: str = D.SCHEDULE,
         milestones: tuple[int, ...] = (),
-        gamma: float = 0.1,
+        gamma: float = D.GAMMA,
         grad_clip: float | None = None,
         amp: bool = True,
-        val_fraction: float = 0.1,
-        selection: str = "auto",
+        val_fraction: float = D.VAL_FRACTION,
+        selection: str = D.SELECTION,
         patience: int | None = None,
         standardize: bool | str = "auto",
         transform: Any = None,
         device: Any = "auto",
-        seed: int | None = 0,
+        seed: int | None = D.SEED,
         verbose: bool = False,
         threads: int | str | None = "auto",
     ) -> None:
@@ -222,13 +230,14 @@ class CrowdClassifier:
         return f"CrowdClassifier(backbone={self.backbone!r}, strategy={self.strategy!r})"
 
     # ------------------------------------------------------------------ helpers
-    def _train_config(self, selection: str):
+    def _train_config(self, selection: str, head_lr: float | None = None):
         from .train import TrainConfig
 
         return TrainConfig(
             n_epochs=self.n_epochs, batch_size=self.batch_size, optimizer=self.optimizer,
             lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
-            head_lr=self.head_lr, head_weight_decay=self.head_weight_decay,
+            head_lr=self.head_lr if head_lr is None else head_lr,
+            head_weight_decay=self.head_weight_decay,
             schedule=self.schedule, milestones=tuple(self.milestones or ()), gamma=self.gamma,
             amp=self.amp, grad_clip=self.grad_clip, selection=selection,
             patience=self.patience, verbose=self.verbose)
@@ -371,12 +380,15 @@ class CrowdClassifier:
             xt = self._standardize(self._prepare_x(X_test))
             test = (xt, self._encode_y(y_test, "y_test"))
         truth = answers.truth if answers.truth is not None else None
+        # head_lr=None: the strategy's default, lr times its head's head_lr_factor
+        self.head_lr_ = float(self.lr * head.head_lr_factor if self.head_lr is None
+                              else self.head_lr)
         saved_threads = torch.get_num_threads()
         torch.set_num_threads(self._threads(model, dev, saved_threads))
         self.threads_ = torch.get_num_threads()
         try:
             result = train(model, data, answers, self.train_tasks_, self.val_tasks_,
-                           self._train_config(selection), truth=truth, test=test,
+                           self._train_config(selection, self.head_lr_), truth=truth, test=test,
                            seed=self.seed, checkpoint_dir=checkpoint_dir)
         finally:
             torch.set_num_threads(saved_threads)

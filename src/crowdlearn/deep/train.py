@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import deep_defaults as D
 from ..answers import Answers
 from ..errors import CrowdlearnError
 from .data import CrowdData
@@ -59,20 +60,24 @@ class CrowdModel(nn.Module):
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings of :func:`train` (see the module docstring)."""
+    """Optimisation settings of :func:`train` (see the module docstring).
 
-    n_epochs: int = 100
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
+    Defaults from :mod:`crowdlearn.deep_defaults`. ``head_lr=None`` here is the classifier's
+    ``lr`` (:class:`~crowdlearn.deep.CrowdClassifier` passes its strategy's default instead).
+    """
+
+    n_epochs: int = D.N_EPOCHS
+    batch_size: int = D.BATCH_SIZE
+    optimizer: str = D.OPTIMIZER
+    lr: float = D.LR
+    momentum: float = D.MOMENTUM
     nesterov: bool = False
-    weight_decay: float = 0.0
+    weight_decay: float = D.WEIGHT_DECAY
     head_lr: float | None = None
     head_weight_decay: float = 0.0
-    schedule: str = "none"
+    schedule: str = D.SCHEDULE
     milestones: tuple[int, ...] = ()
-    gamma: float = 0.1
+    gamma: float = D.GAMMA
     amp: bool = True
     grad_clip: float | None = None
     selection: str = "val_loss"

@@ -119,6 +119,9 @@ class CrowdHead(nn.Module):
     #: what each user parameter accepts (see :mod:`crowdlearn.params`; merged with the base
     #: classes'); a test checks every constructor parameter but ``CONTEXT_ARGS`` has one
     param_specs: ClassVar[dict[str, Param]] = {}
+    #: the head's default learning rate relative to the classifier's: ``CrowdClassifier``'s
+    #: ``head_lr=None`` means ``lr * head_lr_factor``
+    head_lr_factor: ClassVar[float] = 1.0
 
     def __init__(self, n_classes: int, n_workers: int) -> None:
         super().__init__()

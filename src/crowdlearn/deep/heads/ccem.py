@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...deep_defaults import HEAD_LR_FACTOR
 from ...params import Float
 from ..data import Batch
 from .base import CrowdHead, register_head, safe_logdet
@@ -49,6 +50,7 @@ class CCEM(CrowdHead):
     """
 
     default_lam: float = 0.0
+    head_lr_factor = HEAD_LR_FACTOR
 
     param_specs = {"init_scale": Float(0), "lam": Float(0, none=True)}
 
