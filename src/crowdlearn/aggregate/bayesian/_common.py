@@ -4,6 +4,8 @@ row softmax and the reference stopping rule."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln
@@ -69,9 +71,16 @@ class _ConfusionPosterior:
         self.class_prior = class_prior  # (K, K): class_prior[k, l]
         prior = class_prior[self.group_class]
         self.prior = prior  # (G, K): prior[g, l]
-        self.prior_used = np.ascontiguousarray(prior.T[self.label])  # (U, G)
+        # the prior takes few distinct values (a_v, b_v): (U, G) entries index into them
+        self._pvals = np.unique(class_prior)
+        code = np.searchsorted(self._pvals, class_prior).astype(
+            np.int8 if len(self._pvals) < 128 else np.int64)
+        self._pidx = np.ascontiguousarray(code.T[self.label][:, self.group_class])  # (U, G)
+        self.prior_used = self._pvals[self._pidx]  # (U, G)
         self.prior_total = prior.sum(axis=1)  # (G,)
-        self._kl_const = float(gammaln(self.prior_used).sum()) - self.n_workers * float(
+        # per group: sum over used entries of gammaln(prior) (KL constant of any group subset)
+        self._kl_cols = gammaln(self._pvals)[self._pidx].sum(axis=0)  # (G,)
+        self._kl_const = float(self._kl_cols.sum()) - self.n_workers * float(
             gammaln(self.prior_total).sum()
         )
 
@@ -80,9 +89,29 @@ class _ConfusionPosterior:
         counts = np.asarray(self.xt @ resp)
         return self.prior_used + counts, self.prior_total + np.asarray(self.by_worker @ counts)
 
+    def subset(self, groups: np.ndarray) -> _ConfusionPosterior:
+        """The same posterior restricted to the groups ``groups`` (sorted indices).
+
+        Used by EBCC once a (class, subtype) group has lost all its responsibility: its
+        Dirichlets then equal the prior, its KL terms vanish and it can be left out. Only
+        :meth:`update` and :meth:`scores_kl` are meant for a subset.
+        """
+        out = copy.copy(self)
+        out.group_class = self.group_class[groups]
+        out.starts = None
+        out.prior = self.prior[groups]
+        out._pidx = np.ascontiguousarray(self._pidx[:, groups])
+        out.prior_used = self._pvals[out._pidx]
+        out.prior_total = self.prior_total[groups]
+        out._kl_cols = self._kl_cols[groups]
+        out._kl_const = float(out._kl_cols.sum()) - self.n_workers * float(
+            gammaln(out.prior_total).sum())
+        return out
+
     def scores_kl(self, used: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, float]:
         """``sum over a task's answers of E[log v]`` (tasks x G) and the summed KL to the prior."""
-        elog = digamma(used) - digamma(total)[self.worker]
+        elog = digamma(used)
+        elog -= digamma(total)[self.worker]
         kl = (self._kl_const - float(gammaln(used).sum()) + float(gammaln(total).sum())
               + float(((used - self.prior_used) * elog).sum()))
         return np.asarray(self.x @ elog), kl
