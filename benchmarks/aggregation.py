@@ -759,6 +759,7 @@ def bench_accuracy(args: argparse.Namespace, names: list[str], peers: PeerCache 
         results[str(answers.name)] = res
     results = dict(sorted(results.items()))
     print_accuracy(results, names, peer_names, args)
+    print_default_targets(results, names)
     return results
 
 
@@ -861,6 +862,78 @@ def print_accuracy(results: dict[str, dict[str, Any]], names: list[str], peer_na
           "crowd-kit time limit; 'fail' = crowd-kit raised; 'skip' = skipped by --quick; an "
           "average over fewer data sets shows their number in parentheses.)")
     print()
+
+
+# ============================================================================ the default
+#: the targets of the default strategy (issue 11): mean and worst gap to each set's best
+#: strategy, worst gap to majority vote (points), and its fit time on ``relevance`` (s)
+DEFAULT_MEAN_GAP, DEFAULT_WORST_GAP, DEFAULT_MV_GAP, DEFAULT_RELEVANCE_S = -1.0, -3.0, -1.0, 3.0
+
+
+def default_gaps(results: dict[str, dict[str, Any]], names: list[str],
+                 default: str) -> list[dict[str, Any]]:
+    """Per data set: the default's accuracy, the best strategy (the default included), MV, and
+    the default's gaps to both, in points (``None`` where a fit failed)."""
+    rows = []
+    for s, r in results.items():
+        accs = {n: r["ours"][n]["accuracy"] for n in names
+                if n in r["ours"] and r["ours"][n]["accuracy"] is not None}
+        acc = accs.get(default)
+        best_name = max(accs, key=accs.get) if accs else None
+        mv = accs.get("mv")
+        rows.append({
+            "set": s, "default": acc, "best": accs.get(best_name), "best_name": best_name,
+            "mv": mv, "seconds": r["ours"].get(default, {}).get("seconds"),
+            "gap_best": None if acc is None else 100 * (acc - accs[best_name]),
+            "gap_mv": None if acc is None or mv is None else 100 * (acc - mv),
+        })
+    return rows
+
+
+def print_default_targets(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """The default strategy's table: gap to each set's best and to MV, the targets checked."""
+    default = get_strategy_class("default").name
+    if default not in names:
+        print(f"Default strategy: {default} not run (see --strategies)\n")
+        return {}
+    rows = default_gaps(results, names, default)
+    body = [[r["set"], _pct({"accuracy": r["default"]}),
+             f"{100 * r['best']:.2f} {r['best_name']}" if r["best"] is not None else "",
+             _pct({"accuracy": r["mv"]}), fmt(r["gap_best"], "+.2f"), fmt(r["gap_mv"], "+.2f"),
+             fmt(r["seconds"], ".2f")] for r in rows]
+    best_gaps = [r["gap_best"] for r in rows if r["gap_best"] is not None]
+    mv_gaps = [r["gap_mv"] for r in rows if r["gap_mv"] is not None]
+    if best_gaps:
+        body.append(["average", _avg([r["default"] for r in rows], len(rows)),
+                     _avg([r["best"] for r in rows], len(rows)),
+                     _avg([r["mv"] for r in rows], len(rows)),
+                     fmt(float(np.mean(best_gaps)), "+.2f"), fmt(float(np.mean(mv_gaps)), "+.2f"),
+                     ""])
+    print(table(body, ["data set", default, "best", "mv", "-best", "-mv", "seconds"],
+                f"The default strategy ({default}): gap to each set's best strategy and to MV"))
+    out: dict[str, Any] = {"strategy": default, "rows": rows}
+    if best_gaps and len(best_gaps) == len(rows):
+        mean_gap, worst = float(np.mean(best_gaps)), min(best_gaps)
+        worst_mv = min(mv_gaps)
+        rel = next((r["seconds"] for r in rows if r["set"] == "relevance"), None)
+        checks = [
+            (f"mean gap to the best {mean_gap:+.2f} (target >= {DEFAULT_MEAN_GAP:+.0f})",
+             mean_gap >= DEFAULT_MEAN_GAP),
+            (f"worst gap to the best {worst:+.2f} (target >= {DEFAULT_WORST_GAP:+.0f})",
+             worst >= DEFAULT_WORST_GAP),
+            (f"worst gap to MV {worst_mv:+.2f} (target >= {DEFAULT_MV_GAP:+.0f})",
+             worst_mv >= DEFAULT_MV_GAP),
+        ]
+        if rel is not None:
+            checks.append((f"fit on relevance {rel:.2f} s (target <= {DEFAULT_RELEVANCE_S:.0f})",
+                           rel <= DEFAULT_RELEVANCE_S))
+        for text, ok in checks:
+            print(f"  {text}: {'ok' if ok else 'MISSED'}")
+        out["targets"] = {text: ok for text, ok in checks}
+    else:
+        print("  targets not checked: a fit failed or was skipped")
+    print()
+    return out
 
 
 # ============================================================================ main

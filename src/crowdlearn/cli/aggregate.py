@@ -8,11 +8,17 @@ from pathlib import Path
 from . import add_command
 from ._common import add_input_arguments, format_table, load_answers, parse_params
 
+#: what ``-s`` defaults to: Dawid-Skene with partially pooled confusions (aggregate/default.py)
+DEFAULT_STRATEGY = "default"
+
+#: measured evidence for the default, shown in --help (benchmarks/aggregation.py)
+DEFAULT_EVIDENCE = "EVIDENCE"
+
 EXAMPLE = """\
 crowdlearn aggregate answers.csv -s ds -o out/
 crowdlearn aggregate my-peerannot-dataset/ -s "glad[n_iter=200]"
 crowdlearn aggregate data/rte -s all -o out/rte     # every strategy, comparison table
-crowdlearn aggregate answers.csv                     # -s auto: chosen without ground truth"""
+crowdlearn aggregate answers.csv                     # the default: pooled-ds"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,12 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub, "aggregate", "infer true labels from crowd answers (truth inference)", EXAMPLE,
         description="Aggregate crowd answers with a truth-inference strategy and write hard "
         "labels (labels.csv, labels_<dataset>_<strategy>.npy), posteriors, worker parameters "
-        "(.npz) and summary.json. Strategies: mv, naivesoft, wawa, zbs, ds, onecoin, dswc, wds, "
-        "glad, mace, mmsr, kos, ibcc, ebcc, bwa, auto (default: picks one without ground "
-        "truth), all (runs every strategy and prints a comparison).",
+        "(.npz) and summary.json. Strategies: pooled-ds (the default, also named 'default'), "
+        "mv, naivesoft, wawa, zbs, ds, onecoin, dswc, wds, glad, mace, mmsr, kos, ibcc, ebcc, "
+        "bwa, auto, all (every strategy but auto; prints the comparison and saves it as "
+        "comparison.csv and comparison.json). The default, pooled-ds, is Dawid-Skene with "
+        "each worker's confusion matrix shrunk towards the crowd's pooled confusion (a worker "
+        "with few answers is judged mostly by the crowd's error pattern); it is as fast as "
+        "Dawid-Skene. " + DEFAULT_EVIDENCE,
     )
     add_input_arguments(p)
-    p.add_argument("-s", "--strategy", default="auto",
+    p.add_argument("-s", "--strategy", default=DEFAULT_STRATEGY,
                    help="strategy name, optionally with parameters: name[key=value,...]; "
                    "'all' runs every strategy")
     p.add_argument("-o", "--out", default=None,
@@ -48,31 +58,14 @@ def default_out_dir(data: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..aggregate import available, get_strategy_class, make_strategy, parse_strategy_spec
+    from ..aggregate import get_strategy_class, make_strategy, parse_strategy_spec
     from ..aggregate.results import summarize, write_results
 
     answers = load_answers(args)
     out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     extra = parse_params(args.param)
     if args.strategy.strip().lower() == "all":
-        names = [n for n in available() if n != "auto"]
-        rows = []
-        for name in names:
-            cls = get_strategy_class(name)
-            if cls.binary_only and answers.n_classes != 2:
-                rows.append([name, None, None, None, None, "binary only"])
-                continue
-            est = make_strategy(name, **_with_seed(cls, extra, args.seed))
-            est.fit(answers)
-            write_results(est, out_dir / name, strategy=name)
-            s = summarize(est, name)
-            rows.append([name, s.get("accuracy"), s["n_iter"], s["log_likelihood"],
-                         s["seconds"], ""])
-        if not args.quiet:
-            print(f"{answers!r} -> {out_dir}")
-            print(format_table(rows, ["strategy", "accuracy", "iterations", "log-lik/answer",
-                                      "seconds", "note"]))
-        return 0
+        return _run_all(args, answers, out_dir, extra)
 
     name, bracket = parse_strategy_spec(args.strategy)
     cls = get_strategy_class(name)
@@ -90,6 +83,44 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(est, "reason_"):
             print(f"auto: {est.reason_}")
         print(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")
+    return 0
+
+
+def _run_all(args: argparse.Namespace, answers: object, out_dir: Path, extra: dict) -> int:
+    """``-s all``: every strategy but ``auto`` (the default included), a row each in README
+    order, the best marked when truth is known, the table saved as comparison.csv/.json."""
+    from ..aggregate import get_strategy_class, make_strategy
+    from ..aggregate.comparison import comparison_order, mark_best, write_comparison
+    from ..aggregate.results import summarize, write_results
+
+    default = get_strategy_class(DEFAULT_STRATEGY).name
+    rows = []
+    for name in comparison_order():
+        cls = get_strategy_class(name)
+        row = {"strategy": name, "accuracy": None, "default": name == default,
+               "iterations": None, "log_likelihood": None, "seconds": None, "note": ""}
+        if cls.binary_only and answers.n_classes != 2:
+            row["note"] = "binary only"
+        else:
+            est = make_strategy(name, **_with_seed(cls, extra, args.seed))
+            est.fit(answers)
+            write_results(est, out_dir / name, strategy=name)
+            s = summarize(est, name)
+            ll = s["log_likelihood"]
+            row.update(accuracy=s.get("accuracy"), iterations=int(s["n_iter"]),
+                       log_likelihood=None if ll is None else float(ll),
+                       seconds=round(float(s["seconds"]), 4))
+        rows.append(row)
+    mark_best(rows)
+    paths = write_comparison(rows, out_dir)
+    if not args.quiet:
+        print(f"{answers!r} -> {out_dir}")
+        print(format_table(
+            [[r["strategy"] + (" (default)" if r["default"] else ""), r["accuracy"],
+              "*" if r["best"] else "", r["iterations"], r["log_likelihood"], r["seconds"],
+              r["note"]] for r in rows],
+            ["strategy", "accuracy", "best", "iterations", "log-lik/answer", "seconds", "note"]))
+        print(f"wrote {paths['csv'].name} and {paths['json'].name} to {out_dir}")
     return 0
 
 
