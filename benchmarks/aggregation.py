@@ -740,7 +740,9 @@ def bench_accuracy(args: argparse.Namespace, names: list[str], peers: PeerCache 
                 continue
             use = seeds if takes_seed(name) else [0]
             res["ours"][name] = measured(
-                name, lambda s, n=name, b=blind: run_ours(n, b, *limits, seed=s), use, answers)
+                name, lambda s, n=name, b=blind: cached_fit(
+                    args.cache, n, b, s, lambda: run_ours(n, b, *limits, seed=s)),
+                use, answers)
         if not args.no_auto:
             res["auto"] = measured(
                 "auto",
@@ -761,6 +763,27 @@ def bench_accuracy(args: argparse.Namespace, names: list[str], peers: PeerCache 
     print_accuracy(results, names, peer_names, args)
     print_default_targets(results, names)
     return results
+
+
+def cached_fit(cache: str | None, name: str, answers: Answers, seed: int,
+               fit: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``fit()``, or its stored result: with ``--cache DIR`` the labels, time and iterations of
+    every successful fit of ours are kept in ``DIR/<set>__<strategy>__<seed>.npz`` (the key
+    also holds the number of answers) and reused, so that a rerun does not refit slow
+    strategies. Delete the folder after changing a strategy."""
+    if not cache:
+        return fit()
+    path = Path(cache) / f"{answers.name}__{answers.n_answers}__{name}__{seed}.npz"
+    if path.exists():
+        with np.load(path) as d:
+            return {"status": "ok", "labels": d["labels"], "seconds": float(d["seconds"]),
+                    "n_iter": int(d["n_iter"]), "cached": True}
+    res = fit()
+    if res.get("status") == "ok":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, labels=res["labels"], seconds=res.get("seconds") or np.nan,
+                 n_iter=res.get("n_iter") or 0)
+    return res
 
 
 def _pct(entry: dict[str, Any] | None) -> str:
@@ -970,6 +993,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=os.environ.get("CROWDLEARN_DATA"),
                    help="data root with truth-inference/ (default: $CROWDLEARN_DATA)")
     p.add_argument("--json", default=None, metavar="OUT", help="also save the numbers as JSON")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="accuracy section: keep the labels of our fits in DIR and reuse them on "
+                   "the next run (per data set, strategy and seed)")
     p.add_argument("--_memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.seeds is None:

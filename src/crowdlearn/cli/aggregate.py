@@ -12,7 +12,12 @@ from ._common import add_input_arguments, format_table, load_answers, parse_para
 DEFAULT_STRATEGY = "default"
 
 #: measured evidence for the default, shown in --help (benchmarks/aggregation.py)
-DEFAULT_EVIDENCE = "EVIDENCE"
+DEFAULT_EVIDENCE = (
+    "Measured on the 14 shared truth-inference sets (benchmarks/aggregation.py): 0.89 points "
+    "below each set's best strategy on average (auto: 1.1; EBCC: 1.49; DS: 1.75), within 1.3 of "
+    "the best and above majority vote on 13 sets; on zencrowd-all, where a clique of heavy "
+    "workers makes the same mistakes, 7.3 below the best (EBCC) and 4.2 below majority vote. "
+    "auto, the default before, was 3.9 points below the best on seven unseen sets.")
 
 EXAMPLE = """\
 crowdlearn aggregate answers.csv -s ds -o out/
