@@ -63,13 +63,20 @@ def test_ibcc_and_bwa_match_published_accuracy(data_dir: Path, name: str) -> Non
         assert abs(got - PUBLISHED[name][key]) <= 1.0, (key, name, got)
 
 
+#: the published protocol: 40 restarts, each run until the reference stopping rule
+PUBLISHED_PROTOCOL = {"restarts": "full", "restart_work": None, "elbo_tol": 0.0}
+
+
 @pytest.mark.parametrize("name", ["bluebird", "rte", "dog"])
-def test_ebcc_matches_published_accuracy(data_dir: Path, name: str) -> None:
+@pytest.mark.parametrize("protocol", ["published", "default"])
+def test_ebcc_matches_published_accuracy(data_dir: Path, name: str, protocol: str) -> None:
     answers = load(data_dir, name)
-    model = EBCC(random_state=0).fit(answers)
+    params = PUBLISHED_PROTOCOL if protocol == "published" else {}
+    model = EBCC(random_state=0, **params).fit(answers)
     got = 100 * accuracy(model.probas_, answers.truth)
     assert abs(got - PUBLISHED[name]["ebcc"]) <= 1.0, (name, got)
-    assert len(model.restart_elbos_) == 40
+    if protocol == "published":
+        assert len(model.restart_elbos_) == 40
     assert model.log_likelihood_ == pytest.approx(model.restart_elbos_.max())
 
 
@@ -209,7 +216,8 @@ def test_ebcc_keeps_best_restart_and_marginalises_subtypes() -> None:
 def test_ebcc_with_one_subtype_is_ibcc() -> None:
     """With M = 1 the subtype layer vanishes: EBCC's fixed point is IBCC's (same prior)."""
     answers = simulate(seed=8)
-    ebcc = EBCC(n_subtypes=1, n_restarts=1, alpha=1.0, tol=1e-12, max_iter=2000).fit(answers)
+    ebcc = EBCC(n_subtypes=1, n_restarts=1, alpha=1.0, tol=1e-12, elbo_tol=0.0,
+                max_iter=2000).fit(answers)
     ibcc = IBCC(tol=1e-12, max_iter=2000).fit(answers)
     np.testing.assert_allclose(ebcc.probas_, ibcc.probas_, atol=1e-8)
     np.testing.assert_allclose(ebcc.confusions_, ibcc.confusions_, atol=1e-8)
@@ -368,3 +376,75 @@ def test_ebcc_one_subtype_per_class_runs_once() -> None:
     assert np.all(model.subtypes_per_class_ == 1)
     assert len(model.restart_elbos_) == 1
     _check_subtype_attributes(model, answers)
+
+
+# ---------------------------------------------------------------------- EBCC at speed
+# Restart ELBOs of the implementation before the speed-ups (commit c23e4cf, the published
+# protocol: every restart run until the reference rule), recorded on these data sets.
+RECORDED_EBCC = [
+    ("sim", {"n_tasks": 150, "n_workers": 10, "n_classes": 3, "per_task": 4, "seed": 11},
+     {"n_restarts": 6, "random_state": 3}, 28,
+     [-1.053964151245, -1.053964158888, -1.053964158938, -1.053964156145, -1.053964159531,
+      -1.053964159963]),
+    ("sim", {"n_tasks": 60, "n_workers": 8, "n_classes": 4, "per_task": 3, "seed": 2},
+     {"n_restarts": 5, "n_subtypes": 4, "random_state": 0}, 30,
+     [-1.348412475322, -1.348412497098, -1.348412471439, -1.348412500515, -1.348412474738]),
+    ("bluebird", None, {"n_restarts": 10, "random_state": 0}, 44,
+     [-0.49542131574, -0.496707696561, -0.492793503976, -0.492370236493, -0.492370236477,
+      -0.496135477573, -0.492990027917, -0.494765915411, -0.493233430899, -0.492370236507]),
+]
+
+
+def _recorded_case(data_dir: Path, name: str, sim: dict | None) -> Answers:
+    return simulate(**sim) if sim else load(data_dir, name)
+
+
+@pytest.mark.parametrize("case", range(len(RECORDED_EBCC)))
+def test_ebcc_published_protocol_reproduces_recorded_elbos(data_dir: Path, case: int) -> None:
+    """Dropping emptied subtypes changes no restart's ELBO (to 1e-10 per answer)."""
+    name, sim, params, n_iter, elbos = RECORDED_EBCC[case]
+    model = EBCC(**params, **PUBLISHED_PROTOCOL).fit(_recorded_case(data_dir, name, sim))
+    np.testing.assert_allclose(model.restart_elbos_, elbos, rtol=0, atol=1e-10)
+    assert model.log_likelihood_ == pytest.approx(max(elbos), abs=1e-10)
+    assert model.n_iter_ == n_iter
+
+
+@pytest.mark.parametrize("case", range(len(RECORDED_EBCC)))
+def test_ebcc_race_keeps_a_restart_of_the_published_protocol(data_dir: Path, case: int) -> None:
+    """The race stops restarts early, but the one it keeps is run to the end unchanged."""
+    name, sim, params, _, elbos = RECORDED_EBCC[case]
+    race = {**PUBLISHED_PROTOCOL, "restarts": "race"}
+    model = EBCC(**params, **race).fit(_recorded_case(data_dir, name, sim))
+    kept = int(np.argmax(model.restart_elbos_))
+    assert model.log_likelihood_ == pytest.approx(elbos[kept], abs=1e-10)
+    assert max(elbos) - elbos[kept] < 1e-3  # the race keeps a (near-)best restart
+    assert model.restart_iters_.sum() < EBCC(**params, **PUBLISHED_PROTOCOL).fit(
+        _recorded_case(data_dir, name, sim)).restart_iters_.sum()
+
+
+def test_ebcc_elbo_rule_stops_a_slow_crawl_early() -> None:
+    answers = simulate(n_tasks=300, n_workers=10, n_classes=3, per_task=3, seed=21)
+    slow = EBCC(n_restarts=1, elbo_tol=0.0, tol=1e-9, max_iter=300).fit(answers)
+    fast = EBCC(n_restarts=1, elbo_tol=1e-5, tol=1e-9, max_iter=300).fit(answers)
+    assert fast.n_iter_ < slow.n_iter_
+    hist = np.asarray(fast.history_)
+    assert np.all(np.abs(np.diff(hist[-4:])) < 1e-5)
+    assert fast.log_likelihood_ == pytest.approx(slow.log_likelihood_, abs=1e-3)
+
+
+def test_ebcc_fewer_starts_on_large_data() -> None:
+    """restart_work caps the random starts by the size of one iteration (answers x groups)."""
+    answers = simulate(n_tasks=2000, n_workers=20, n_classes=3, per_task=5, seed=1)
+    work = answers.n_answers * 30  # 3 classes x 10 subtypes
+    model = EBCC(restart_work=4 * work, max_iter=5).fit(answers)
+    assert len(model.restart_elbos_) == 4
+    assert len(EBCC(restart_work=None, n_restarts=7, max_iter=5).fit(
+        answers).restart_elbos_) == 7
+    assert len(EBCC(restart_work=1.0, max_iter=5).fit(answers).restart_elbos_) == 1
+
+
+def test_ebcc_rejects_an_unknown_restart_schedule() -> None:
+    from crowdlearn.errors import CrowdlearnError
+
+    with pytest.raises(CrowdlearnError, match="restarts"):
+        EBCC(restarts="fastest").fit(simulate(n_tasks=20))

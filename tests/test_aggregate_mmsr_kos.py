@@ -211,3 +211,22 @@ def test_kos_rejects_more_than_two_classes_and_bad_normalisation() -> None:
     two = Answers(np.arange(6), np.zeros(6, int), np.arange(6) % 2)
     with pytest.raises(CrowdlearnError, match="normalize"):
         KOS(normalize="none").fit(two)
+
+
+def test_mmsr_warns_when_it_stops_at_the_iteration_cap() -> None:
+    import warnings
+
+    from crowdlearn.errors import ConvergenceWarning
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 200)
+    task = np.repeat(np.arange(200), 5)
+    worker = np.concatenate([rng.choice(12, 5, replace=False) for _ in range(200)])
+    label = np.where(rng.random(1000) < 0.8, truth[task], 1 - truth[task])
+    answers = Answers(task, worker, label)
+    with pytest.warns(ConvergenceWarning, match="iteration cap n_iter=2"):
+        est = MMSR(n_iter=2).fit(answers)
+    assert est.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert MMSR().fit(answers).n_iter_ < 10000

@@ -55,3 +55,11 @@ class DataError(CrowdlearnError, ValueError):
 
 class NotFittedError(CrowdlearnError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class CrowdlearnWarning(UserWarning):
+    """Base class of every warning crowdlearn issues on purpose."""
+
+
+class ConvergenceWarning(CrowdlearnWarning):
+    """An iterative fit stopped at its iteration cap before meeting its convergence rule."""

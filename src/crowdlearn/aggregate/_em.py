@@ -16,18 +16,79 @@ says two consecutive posteriors are close enough) or after ``max_iter`` iteratio
 objective's history. Variational Bayes (IBCC, EBCC) is the same alternation: ``m_step`` updates
 the variational distribution of the parameters, ``e_step`` that of the true labels and returns
 the ELBO. Both steps are expected to be vectorised over answers (``np.bincount``, sparse
-products); the loop itself only runs over iterations.
+products); the loop itself only runs over iterations. :class:`EMStepper` is the same loop one
+iteration at a time, for protocols that interleave several runs (EBCC's restart race).
+
+Progress: :meth:`Aggregator.fit <crowdlearn.aggregate.base.Aggregator.fit>` opens one bar per fit
+(:func:`fit_progress`); every EM iteration (and every step of a strategy's own loop, through
+:func:`tick`) advances it. The bar is drawn only when the fit has run for
+:data:`PROGRESS_DELAY_S` seconds, standard error is a terminal (the decision of
+:mod:`crowdlearn._progress`) and progress was not switched off with :func:`quiet_progress`
+(the CLI's ``--quiet``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 P = TypeVar("P")
+
+#: a fit shorter than this never shows a bar (tqdm's ``delay``)
+PROGRESS_DELAY_S = 2.0
+#: least seconds between two redraws of a bar
+PROGRESS_MININTERVAL_S = 0.2
+_BAR: ContextVar[Any] = ContextVar("crowdlearn_fit_bar", default=None)
+_QUIET: ContextVar[bool] = ContextVar("crowdlearn_quiet_progress", default=False)
+
+
+@contextmanager
+def quiet_progress(quiet: bool = True) -> Iterator[None]:
+    """Within this block, fits draw no progress bar (the CLI's ``--quiet``)."""
+    token = _QUIET.set(bool(quiet))
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
+
+@contextmanager
+def fit_progress(desc: str) -> Iterator[Any]:
+    """One progress bar for a whole fit, counting iterations; reused by nested fits.
+
+    The bar is a :func:`crowdlearn._progress.progress_bar` with ``delay=PROGRESS_DELAY_S``: it
+    appears only once the fit has run that long, on a terminal, unless :func:`quiet_progress`
+    is active. Nested fits (``auto`` fitting its candidates) advance the outer bar.
+    """
+    outer = _BAR.get()
+    if outer is not None:
+        yield outer
+        return
+    from .._progress import progress_bar
+
+    bar = progress_bar(total=None, desc=desc, unit="it", delay=PROGRESS_DELAY_S, leave=False,
+                       mininterval=PROGRESS_MININTERVAL_S, requested=not _QUIET.get())
+    token = _BAR.set(bar)
+    try:
+        yield bar
+    finally:
+        _BAR.reset(token)
+        bar.close()
+
+
+def tick(n: int = 1, **postfix: Any) -> None:
+    """Advance the current fit's bar by ``n`` steps (no-op outside :func:`fit_progress`)."""
+    bar = _BAR.get()
+    if bar is None:
+        return
+    if postfix:
+        bar.set_postfix(refresh=False, **postfix)
+    bar.update(n)
 
 
 @dataclass
@@ -40,6 +101,60 @@ class EMResult(Generic[P]):
     log_likelihood: float
     converged: bool
     history: list[float] = field(default_factory=list)
+
+
+class EMStepper(Generic[P]):
+    """The loop of :func:`run_em`, one iteration per :meth:`step` (same arithmetic, same order).
+
+    ``probas``, ``params``, ``history``, ``n_iter`` and ``converged`` describe the state after
+    the last step; :meth:`result` packs them into an :class:`EMResult`.
+    """
+
+    def __init__(
+        self,
+        init_probas: np.ndarray,
+        m_step: Callable[[np.ndarray], P],
+        e_step: Callable[[P], tuple[np.ndarray, float]],
+        *,
+        tol: float = 1e-5,
+        stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    ) -> None:
+        self.m_step, self.e_step, self.tol, self.stop = m_step, e_step, tol, stop
+        self.probas = init_probas
+        self.params = m_step(init_probas)
+        self.history: list[float] = []
+        self.n_iter = 0
+        self.converged = False
+        self._prev = -np.inf
+
+    @property
+    def objective(self) -> float:
+        """The objective of the last E-step (``-inf`` before the first)."""
+        return self.history[-1] if self.history else -np.inf
+
+    def step(self) -> bool:
+        """One E-step and M-step; returns ``True`` once the stopping rule is met."""
+        previous = self.probas
+        self.probas, ll = self.e_step(self.params)
+        self.params = self.m_step(self.probas)
+        self.history.append(float(ll))
+        self.n_iter += 1
+        if self.stop is not None:
+            self.converged = bool(self.stop(previous, self.probas))
+        else:
+            self.converged = abs(ll - self._prev) < self.tol
+        self._prev = ll
+        return self.converged
+
+    def result(self) -> EMResult[P]:
+        return EMResult(
+            probas=self.probas,
+            params=self.params,
+            n_iter=self.n_iter,
+            log_likelihood=self.history[-1] if self.history else float("nan"),
+            converged=self.converged,
+            history=self.history,
+        )
 
 
 def run_em(
@@ -57,38 +172,21 @@ def run_em(
     Returns the posterior of the last E-step, the parameters of the last M-step (so that the
     two are consistent: labels come from the posterior that the returned parameters produce
     after one more E-step only when ``converged``), the number of iterations and the history.
-    ``progress`` is an optional object with ``update(1)`` and ``set_postfix`` (a tqdm bar).
+    ``progress`` is an optional object with ``update(1)`` and ``set_postfix`` (a tqdm bar);
+    without it, the bar of the current fit (:func:`fit_progress`) advances.
     ``stop(previous_probas, probas)``, when given, replaces the objective test: iterations end
     as soon as it returns true (e.g. ``np.allclose(prev, new, atol=1e-3)``, the rule of the
     reference IBCC / EBCC / BWA implementations).
     """
-    probas = init_probas
-    params = m_step(probas)
-    history: list[float] = []
-    prev = -np.inf
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max(int(max_iter), 0) + 1):  # noqa: B007 (read after the loop)
-        previous = probas
-        probas, ll = e_step(params)
-        params = m_step(probas)
-        history.append(float(ll))
+    em = EMStepper(init_probas, m_step, e_step, tol=tol, stop=stop)
+    for _ in range(max(int(max_iter), 0)):
+        done = em.step()
+        ll = em.history[-1]
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loglik=f"{ll:.6f}", refresh=False)
-        if stop is not None:
-            if stop(previous, probas):
-                converged = True
-                break
-        elif abs(ll - prev) < tol:
-            converged = True
+        else:
+            tick(objective=f"{ll:.6f}")
+        if done:
             break
-        prev = ll
-    return EMResult(
-        probas=probas,
-        params=params,
-        n_iter=n_iter,
-        log_likelihood=history[-1] if history else float("nan"),
-        converged=converged,
-        history=history,
-    )
+    return em.result()

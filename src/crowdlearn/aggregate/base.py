@@ -28,6 +28,7 @@ import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError, NotFittedError
+from ._em import fit_progress
 
 _REGISTRY: dict[str, type[Aggregator]] = {}
 
@@ -177,7 +178,8 @@ class Aggregator:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
         start = time.perf_counter()
-        self._fit(answers)
+        with fit_progress(type(self).__name__):  # drawn only for fits of 2 s or more
+            self._fit(answers)
         probas = np.asarray(self.probas_, dtype=np.float64)
         if probas.shape != (answers.n_tasks, answers.n_classes):
             raise AssertionError(

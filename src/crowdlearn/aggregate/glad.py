@@ -204,9 +204,9 @@ class GLAD(Aggregator):
         init_probas, _ = e_step(state["x"])
         bar = None
         if not self.silent:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            bar = tqdm(total=int(self.n_iter), desc="GLAD")
+            bar = progress_bar(total=int(self.n_iter), desc="GLAD")
         try:
             result = run_em(init_probas, m_step, e_step, tol=float(self.tol),
                             max_iter=int(self.n_iter), progress=bar)

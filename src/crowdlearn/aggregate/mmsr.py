@@ -7,12 +7,15 @@ worker pairs that share a task, never with workers x tasks.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..answers import Answers
+from ..errors import ConvergenceWarning
+from ._em import tick
 from .base import Aggregator, register
 from .glad import log_normalize_columns
 
@@ -80,7 +83,8 @@ class MMSR(Aggregator):
     Parameters
     ----------
     n_iter : int, default 10000
-        Maximum number of M-MSR iterations.
+        Maximum number of M-MSR iterations; stopping there without meeting ``tol`` issues a
+        :class:`~crowdlearn.errors.ConvergenceWarning`.
     tol : float, default 1e-10
         Stop when the rank-one estimate moves by less than this (Frobenius norm).
     random_state : int, optional
@@ -141,6 +145,12 @@ class MMSR(Aggregator):
             skills[active] = weights
             self.loss_history_ = history
             self.n_iter_ = len(history)
+            if len(history) >= int(self.n_iter) and np.isfinite(history[-1]) \
+                    and history[-1] >= float(self.tol):
+                warnings.warn(
+                    f"MMSR stopped at its iteration cap n_iter={self.n_iter} before converging "
+                    f"(last move {history[-1]:.3g}, tol {self.tol:g}); raise n_iter or tol",
+                    ConvergenceWarning, stacklevel=3)
         cell = answers.label.astype(np.intp) * n_tasks + answers.task
         scores = np.bincount(cell, skills[answers.worker], minlength=k * n_tasks)
         scores = scores.reshape(k, n_tasks)
@@ -215,6 +225,7 @@ def _estimate_skills(
                 + _dot(u_prev, u_prev) * _dot(dv, dv)
             loss = float(np.sqrt(max(sq, 0.0)))
             history.append(loss)
+            tick(move=f"{loss:.2e}")
             if loss < tol or not np.isfinite(loss):
                 break
         scale = np.sqrt(np.sqrt(_dot(u, u)) / np.sqrt(_dot(v, v)))

@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="strategy parameter (repeatable), e.g. --param n_iter=50")
     p.add_argument("--seed", type=int, default=None,
                    help="random_state of randomised strategies and of tie-breaking")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--quiet", action="store_true",
+                   help="print nothing but errors (and no progress bar)")
     p.set_defaults(func=run)
 
 
@@ -63,6 +64,14 @@ def default_out_dir(data: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..aggregate._em import quiet_progress
+
+    # a fit of 2 s or more draws a progress bar on a terminal; --quiet switches it off
+    with quiet_progress(args.quiet):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..aggregate import get_strategy_class, make_strategy, parse_strategy_spec
     from ..aggregate.results import summarize, write_results
 

@@ -290,10 +290,10 @@ def train(
     start = time.perf_counter()
     bar = None
     if cfg.verbose:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        bar = tqdm(total=cfg.n_epochs, desc=f"train {model.head.name}", unit="epoch",
-                   leave=False)
+        bar = progress_bar(total=cfg.n_epochs, desc=f"train {model.head.name}", unit="epoch",
+                           leave=False)
     model.train()
     try:
         for epoch in range(1, cfg.n_epochs + 1):
