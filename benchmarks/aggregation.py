@@ -959,13 +959,124 @@ def print_default_targets(results: dict[str, dict[str, Any]], names: list[str]) 
     return out
 
 
+# ============================================================================ simulated crowds
+def _correlated_crowd(seed: int, n_tasks: int = 2000, n_good: int = 20, n_clique: int = 4,
+                      hard: float = 0.25) -> Answers:
+    """Binary crowd (3:1 classes) violating conditional independence: on a random quarter of
+    the tasks, the two members of a 4-worker clique who answer a task both give the same wrong
+    class (90%); 5 more answers per task come from 20 one-coin workers (accuracy 0.6-0.85)."""
+    rng = np.random.default_rng(seed)
+    truth = (rng.random(n_tasks) < 0.25).astype(np.int64)
+    confusing = rng.random(n_tasks) < hard
+    skill = rng.uniform(0.6, 0.85, n_good)
+    good = np.argsort(rng.random((n_tasks, n_good)), axis=1)[:, :5]
+    good_ok = rng.random(good.shape) < skill[good]
+    good_label = np.where(good_ok, truth[:, None], 1 - truth[:, None])
+    clique = np.argsort(rng.random((n_tasks, n_clique)), axis=1)[:, :2] + n_good
+    flip = np.where(confusing[:, None], rng.random(clique.shape) < 0.9,
+                    rng.random(clique.shape) < 0.05)
+    clique_label = np.where(flip, 1 - truth[:, None], truth[:, None])
+    task = np.repeat(np.arange(n_tasks), 7)
+    worker = np.concatenate([good, clique], axis=1).ravel()
+    label = np.concatenate([good_label, clique_label], axis=1).ravel()
+    return Answers(task, worker, label, classes=np.arange(2), truth=truth,
+                   name=f"correlated-{seed}")
+
+
+def _biased_crowd(seed: int) -> Answers:
+    """5 classes, unequal priors, power-law activity; every worker over-uses the last class
+    (a random bias of up to 0.6 added to that column), accuracies 0.35-0.85."""
+    from crowdlearn.simulate import simulate
+
+    rng = np.random.default_rng(seed)
+    k, n_workers = 5, 150
+    acc = rng.uniform(0.35, 0.85, n_workers)
+    conf = np.repeat(((1 - acc) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+    conf[:, np.arange(k), np.arange(k)] = acc[:, None]
+    conf[:, :, -1] += rng.uniform(0.0, 0.6, n_workers)[:, None]
+    conf /= conf.sum(axis=2, keepdims=True)
+    return simulate(3000, k, confusions=conf, priors=[0.12, 0.18, 0.26, 0.2, 0.24],
+                    answers_per_task=5, activity="power-law", seed=seed,
+                    name=f"biased-{seed}").answers
+
+
+def simulated_kinds() -> dict[str, Callable[[int], Answers]]:
+    """The crowds on which the default is checked besides the real sets (name -> seed -> crowd)."""
+    from crowdlearn.simulate import simulate
+
+    def sim(*args: Any, **kw: Any) -> Callable[[int], Answers]:
+        return lambda seed: simulate(*args, seed=seed, **kw).answers
+
+    return {
+        "hammer-spammer": sim(2000, 2, 40, model="hammer-spammer", answers_per_task=5,
+                              model_params={"hammer_share": 0.3, "hammer_accuracy": 0.9}),
+        "adversarial-minority": sim(2000, 3, workers=[("one-coin", 28),
+                                                      ("adversarial", 12, {"noise": 0.1})],
+                                    answers_per_task=7),
+        "sparse-power-law": sim(3000, 4, 600, model="one-coin", answers_per_task=3,
+                                model_params={"min_skill": 0.35, "max_skill": 0.9},
+                                activity="power-law"),
+        "many-classes": sim(2000, 20, 100, model="diagonal", model_params={"strength": 6.0},
+                            answers_per_task=5),
+        "diagonal-k5": sim(2000, 5, 60, model="diagonal", model_params={"strength": 3.0},
+                           answers_per_task=5),
+        "one-coin-dense": sim(1000, 2, 15, model="one-coin", answers_per_task=9,
+                              model_params={"min_skill": 0.55, "max_skill": 0.8}),
+        "biased-k5": _biased_crowd,
+        "correlated": _correlated_crowd,
+    }
+
+
+def bench_default_simulated(names: list[str], seeds: Sequence[int] = (0, 1, 2),
+                            skip: Sequence[str] = ("ebcc",)) -> dict[str, Any]:
+    """The default's gap to the best strategy and to MV on simulated crowds of eight kinds.
+
+    Every strategy in ``names`` but ``skip`` (EBCC: seconds per crowd) is fitted in-process on
+    each crowd (truth removed); accuracy is on all tasks.
+    """
+    default = get_strategy_class("default").name
+    use = [n for n in names if n not in skip]
+    rows, gaps = [], []
+    for kind, make in simulated_kinds().items():
+        for seed in seeds:
+            crowd = make(seed)
+            blind = crowd.with_truth(None)
+            accs = {}
+            for name in use:
+                if get_strategy_class(name).binary_only and crowd.n_classes != 2:
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    est = make_strategy(name).fit(blind)
+                accs[name] = accuracy(est.labels_, crowd)
+            best = max(accs, key=accs.get)
+            gap, gap_mv = 100 * (accs[default] - accs[best]), 100 * (accs[default] - accs["mv"])
+            gaps.append((kind, gap, gap_mv))
+            rows.append([f"{kind}-{seed}", f"{100 * accs[default]:.2f}",
+                         f"{100 * accs[best]:.2f} {best}", f"{100 * accs['mv']:.2f}",
+                         f"{gap:+.2f}", f"{gap_mv:+.2f}"])
+    print(table(rows, ["crowd", default, "best", "mv", "-best", "-mv"],
+                f"The default ({default}) on simulated crowds ({', '.join(skip)} not run)"))
+    out: dict[str, Any] = {"rows": rows}
+    for label, keep in (("all crowds", lambda k: True),
+                        ("without 'correlated'", lambda k: k != "correlated")):
+        g = [x for x in gaps if keep(x[0])]
+        mean, worst, worst_mv = (float(np.mean([x[1] for x in g])), min(x[1] for x in g),
+                                 min(x[2] for x in g))
+        print(f"  {label}: mean gap to the best {mean:+.2f}, worst {worst:+.2f}, "
+              f"worst gap to MV {worst_mv:+.2f}")
+        out[label] = {"mean": mean, "worst": worst, "worst_mv": worst_mv}
+    print()
+    return out
+
+
 # ============================================================================ main
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
                    help="a few minutes: one seed, crowd-kit's MajorityVote and DawidSkene only, "
                    "20 s per fit of ours")
-    p.add_argument("--only", choices=("speed", "accuracy"), default=None)
+    p.add_argument("--only", choices=("speed", "accuracy", "simulated"), default=None)
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
                    help="our strategies to run (default: every registered one)")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
@@ -1054,6 +1165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["accuracy"] = bench_accuracy(args, names, peers, data_root)
             report["accuracy_seconds"] = time.perf_counter() - t0
             print(f"(accuracy section: {report['accuracy_seconds']:.0f} s)\n")
+    if args.only in (None, "simulated"):
+        t0 = time.perf_counter()
+        report["simulated"] = bench_default_simulated(names)
+        report["simulated_seconds"] = time.perf_counter() - t0
+        print(f"(simulated section: {report['simulated_seconds']:.0f} s)\n")
     report["total_seconds"] = time.perf_counter() - started
     print(f"total time {report['total_seconds']:.0f} s")
     if args.json:
