@@ -740,7 +740,9 @@ def bench_accuracy(args: argparse.Namespace, names: list[str], peers: PeerCache 
                 continue
             use = seeds if takes_seed(name) else [0]
             res["ours"][name] = measured(
-                name, lambda s, n=name, b=blind: run_ours(n, b, *limits, seed=s), use, answers)
+                name, lambda s, n=name, b=blind: cached_fit(
+                    args.cache, n, b, s, lambda: run_ours(n, b, *limits, seed=s)),
+                use, answers)
         if not args.no_auto:
             res["auto"] = measured(
                 "auto",
@@ -759,7 +761,29 @@ def bench_accuracy(args: argparse.Namespace, names: list[str], peers: PeerCache 
         results[str(answers.name)] = res
     results = dict(sorted(results.items()))
     print_accuracy(results, names, peer_names, args)
+    print_default_targets(results, names)
     return results
+
+
+def cached_fit(cache: str | None, name: str, answers: Answers, seed: int,
+               fit: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``fit()``, or its stored result: with ``--cache DIR`` the labels, time and iterations of
+    every successful fit of ours are kept in ``DIR/<set>__<strategy>__<seed>.npz`` (the key
+    also holds the number of answers) and reused, so that a rerun does not refit slow
+    strategies. Delete the folder after changing a strategy."""
+    if not cache:
+        return fit()
+    path = Path(cache) / f"{answers.name}__{answers.n_answers}__{name}__{seed}.npz"
+    if path.exists():
+        with np.load(path) as d:
+            return {"status": "ok", "labels": d["labels"], "seconds": float(d["seconds"]),
+                    "n_iter": int(d["n_iter"]), "cached": True}
+    res = fit()
+    if res.get("status") == "ok":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, labels=res["labels"], seconds=res.get("seconds") or np.nan,
+                 n_iter=res.get("n_iter") or 0)
+    return res
 
 
 def _pct(entry: dict[str, Any] | None) -> str:
@@ -863,13 +887,196 @@ def print_accuracy(results: dict[str, dict[str, Any]], names: list[str], peer_na
     print()
 
 
+# ============================================================================ the default
+#: the targets of the default strategy (issue 11): mean and worst gap to each set's best
+#: strategy, worst gap to majority vote (points), and its fit time on ``relevance`` (s)
+DEFAULT_MEAN_GAP, DEFAULT_WORST_GAP, DEFAULT_MV_GAP, DEFAULT_RELEVANCE_S = -1.0, -3.0, -1.0, 3.0
+
+
+def default_gaps(results: dict[str, dict[str, Any]], names: list[str],
+                 default: str) -> list[dict[str, Any]]:
+    """Per data set: the default's accuracy, the best strategy (the default included), MV, and
+    the default's gaps to both, in points (``None`` where a fit failed)."""
+    rows = []
+    for s, r in results.items():
+        accs = {n: r["ours"][n]["accuracy"] for n in names
+                if n in r["ours"] and r["ours"][n]["accuracy"] is not None}
+        acc = accs.get(default)
+        best_name = max(accs, key=accs.get) if accs else None
+        mv = accs.get("mv")
+        rows.append({
+            "set": s, "default": acc, "best": accs.get(best_name), "best_name": best_name,
+            "mv": mv, "seconds": r["ours"].get(default, {}).get("seconds"),
+            "gap_best": None if acc is None else 100 * (acc - accs[best_name]),
+            "gap_mv": None if acc is None or mv is None else 100 * (acc - mv),
+        })
+    return rows
+
+
+def print_default_targets(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """The default strategy's table: gap to each set's best and to MV, the targets checked."""
+    default = get_strategy_class("default").name
+    if default not in names:
+        print(f"Default strategy: {default} not run (see --strategies)\n")
+        return {}
+    rows = default_gaps(results, names, default)
+    body = [[r["set"], _pct({"accuracy": r["default"]}),
+             f"{100 * r['best']:.2f} {r['best_name']}" if r["best"] is not None else "",
+             _pct({"accuracy": r["mv"]}), fmt(r["gap_best"], "+.2f"), fmt(r["gap_mv"], "+.2f"),
+             fmt(r["seconds"], ".2f")] for r in rows]
+    best_gaps = [r["gap_best"] for r in rows if r["gap_best"] is not None]
+    mv_gaps = [r["gap_mv"] for r in rows if r["gap_mv"] is not None]
+    if best_gaps:
+        body.append(["average", _avg([r["default"] for r in rows], len(rows)),
+                     _avg([r["best"] for r in rows], len(rows)),
+                     _avg([r["mv"] for r in rows], len(rows)),
+                     fmt(float(np.mean(best_gaps)), "+.2f"), fmt(float(np.mean(mv_gaps)), "+.2f"),
+                     ""])
+    print(table(body, ["data set", default, "best", "mv", "-best", "-mv", "seconds"],
+                f"The default strategy ({default}): gap to each set's best strategy and to MV"))
+    out: dict[str, Any] = {"strategy": default, "rows": rows}
+    if best_gaps and len(best_gaps) == len(rows):
+        mean_gap, worst = float(np.mean(best_gaps)), min(best_gaps)
+        worst_mv = min(mv_gaps)
+        rel = next((r["seconds"] for r in rows if r["set"] == "relevance"), None)
+        checks = [
+            (f"mean gap to the best {mean_gap:+.2f} (target >= {DEFAULT_MEAN_GAP:+.0f})",
+             mean_gap >= DEFAULT_MEAN_GAP),
+            (f"worst gap to the best {worst:+.2f} (target >= {DEFAULT_WORST_GAP:+.0f})",
+             worst >= DEFAULT_WORST_GAP),
+            (f"worst gap to MV {worst_mv:+.2f} (target >= {DEFAULT_MV_GAP:+.0f})",
+             worst_mv >= DEFAULT_MV_GAP),
+        ]
+        if rel is not None:
+            checks.append((f"fit on relevance {rel:.2f} s (target <= {DEFAULT_RELEVANCE_S:.0f})",
+                           rel <= DEFAULT_RELEVANCE_S))
+        for text, ok in checks:
+            print(f"  {text}: {'ok' if ok else 'MISSED'}")
+        out["targets"] = {text: ok for text, ok in checks}
+    else:
+        print("  targets not checked: a fit failed or was skipped")
+    print()
+    return out
+
+
+# ============================================================================ simulated crowds
+def _correlated_crowd(seed: int, n_tasks: int = 2000, n_good: int = 20, n_clique: int = 4,
+                      hard: float = 0.25) -> Answers:
+    """Binary crowd (3:1 classes) violating conditional independence: on a random quarter of
+    the tasks, the two members of a 4-worker clique who answer a task both give the same wrong
+    class (90%); 5 more answers per task come from 20 one-coin workers (accuracy 0.6-0.85)."""
+    rng = np.random.default_rng(seed)
+    truth = (rng.random(n_tasks) < 0.25).astype(np.int64)
+    confusing = rng.random(n_tasks) < hard
+    skill = rng.uniform(0.6, 0.85, n_good)
+    good = np.argsort(rng.random((n_tasks, n_good)), axis=1)[:, :5]
+    good_ok = rng.random(good.shape) < skill[good]
+    good_label = np.where(good_ok, truth[:, None], 1 - truth[:, None])
+    clique = np.argsort(rng.random((n_tasks, n_clique)), axis=1)[:, :2] + n_good
+    flip = np.where(confusing[:, None], rng.random(clique.shape) < 0.9,
+                    rng.random(clique.shape) < 0.05)
+    clique_label = np.where(flip, 1 - truth[:, None], truth[:, None])
+    task = np.repeat(np.arange(n_tasks), 7)
+    worker = np.concatenate([good, clique], axis=1).ravel()
+    label = np.concatenate([good_label, clique_label], axis=1).ravel()
+    return Answers(task, worker, label, classes=np.arange(2), truth=truth,
+                   name=f"correlated-{seed}")
+
+
+def _biased_crowd(seed: int) -> Answers:
+    """5 classes, unequal priors, power-law activity; every worker over-uses the last class
+    (a random bias of up to 0.6 added to that column), accuracies 0.35-0.85."""
+    from crowdlearn.simulate import simulate
+
+    rng = np.random.default_rng(seed)
+    k, n_workers = 5, 150
+    acc = rng.uniform(0.35, 0.85, n_workers)
+    conf = np.repeat(((1 - acc) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+    conf[:, np.arange(k), np.arange(k)] = acc[:, None]
+    conf[:, :, -1] += rng.uniform(0.0, 0.6, n_workers)[:, None]
+    conf /= conf.sum(axis=2, keepdims=True)
+    return simulate(3000, k, confusions=conf, priors=[0.12, 0.18, 0.26, 0.2, 0.24],
+                    answers_per_task=5, activity="power-law", seed=seed,
+                    name=f"biased-{seed}").answers
+
+
+def simulated_kinds() -> dict[str, Callable[[int], Answers]]:
+    """The crowds on which the default is checked besides the real sets (name -> seed -> crowd)."""
+    from crowdlearn.simulate import simulate
+
+    def sim(*args: Any, **kw: Any) -> Callable[[int], Answers]:
+        return lambda seed: simulate(*args, seed=seed, **kw).answers
+
+    return {
+        "hammer-spammer": sim(2000, 2, 40, model="hammer-spammer", answers_per_task=5,
+                              model_params={"hammer_share": 0.3, "hammer_accuracy": 0.9}),
+        "adversarial-minority": sim(2000, 3, workers=[("one-coin", 28),
+                                                      ("adversarial", 12, {"noise": 0.1})],
+                                    answers_per_task=7),
+        "sparse-power-law": sim(3000, 4, 600, model="one-coin", answers_per_task=3,
+                                model_params={"min_skill": 0.35, "max_skill": 0.9},
+                                activity="power-law"),
+        "many-classes": sim(2000, 20, 100, model="diagonal", model_params={"strength": 6.0},
+                            answers_per_task=5),
+        "diagonal-k5": sim(2000, 5, 60, model="diagonal", model_params={"strength": 3.0},
+                           answers_per_task=5),
+        "one-coin-dense": sim(1000, 2, 15, model="one-coin", answers_per_task=9,
+                              model_params={"min_skill": 0.55, "max_skill": 0.8}),
+        "biased-k5": _biased_crowd,
+        "correlated": _correlated_crowd,
+    }
+
+
+def bench_default_simulated(names: list[str], seeds: Sequence[int] = (0, 1, 2),
+                            skip: Sequence[str] = ("ebcc",)) -> dict[str, Any]:
+    """The default's gap to the best strategy and to MV on simulated crowds of eight kinds.
+
+    Every strategy in ``names`` but ``skip`` (EBCC: seconds per crowd) is fitted in-process on
+    each crowd (truth removed); accuracy is on all tasks.
+    """
+    default = get_strategy_class("default").name
+    use = [n for n in names if n not in skip]
+    rows, gaps = [], []
+    for kind, make in simulated_kinds().items():
+        for seed in seeds:
+            crowd = make(seed)
+            blind = crowd.with_truth(None)
+            accs = {}
+            for name in use:
+                if get_strategy_class(name).binary_only and crowd.n_classes != 2:
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    est = make_strategy(name).fit(blind)
+                accs[name] = accuracy(est.labels_, crowd)
+            best = max(accs, key=accs.get)
+            gap, gap_mv = 100 * (accs[default] - accs[best]), 100 * (accs[default] - accs["mv"])
+            gaps.append((kind, gap, gap_mv))
+            rows.append([f"{kind}-{seed}", f"{100 * accs[default]:.2f}",
+                         f"{100 * accs[best]:.2f} {best}", f"{100 * accs['mv']:.2f}",
+                         f"{gap:+.2f}", f"{gap_mv:+.2f}"])
+    print(table(rows, ["crowd", default, "best", "mv", "-best", "-mv"],
+                f"The default ({default}) on simulated crowds ({', '.join(skip)} not run)"))
+    out: dict[str, Any] = {"rows": rows}
+    for label, keep in (("all crowds", lambda k: True),
+                        ("without 'correlated'", lambda k: k != "correlated")):
+        g = [x for x in gaps if keep(x[0])]
+        mean, worst, worst_mv = (float(np.mean([x[1] for x in g])), min(x[1] for x in g),
+                                 min(x[2] for x in g))
+        print(f"  {label}: mean gap to the best {mean:+.2f}, worst {worst:+.2f}, "
+              f"worst gap to MV {worst_mv:+.2f}")
+        out[label] = {"mean": mean, "worst": worst, "worst_mv": worst_mv}
+    print()
+    return out
+
+
 # ============================================================================ main
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
                    help="a few minutes: one seed, crowd-kit's MajorityVote and DawidSkene only, "
                    "20 s per fit of ours")
-    p.add_argument("--only", choices=("speed", "accuracy"), default=None)
+    p.add_argument("--only", choices=("speed", "accuracy", "simulated"), default=None)
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
                    help="our strategies to run (default: every registered one)")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
@@ -897,6 +1104,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=os.environ.get("CROWDLEARN_DATA"),
                    help="data root with truth-inference/ (default: $CROWDLEARN_DATA)")
     p.add_argument("--json", default=None, metavar="OUT", help="also save the numbers as JSON")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="accuracy section: keep the labels of our fits in DIR and reuse them on "
+                   "the next run (per data set, strategy and seed)")
     p.add_argument("--_memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.seeds is None:
@@ -955,6 +1165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["accuracy"] = bench_accuracy(args, names, peers, data_root)
             report["accuracy_seconds"] = time.perf_counter() - t0
             print(f"(accuracy section: {report['accuracy_seconds']:.0f} s)\n")
+    if args.only in (None, "simulated"):
+        t0 = time.perf_counter()
+        report["simulated"] = bench_default_simulated(names)
+        report["simulated_seconds"] = time.perf_counter() - t0
+        print(f"(simulated section: {report['simulated_seconds']:.0f} s)\n")
     report["total_seconds"] = time.perf_counter() - started
     print(f"total time {report['total_seconds']:.0f} s")
     if args.json:

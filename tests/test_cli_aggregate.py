@@ -80,6 +80,60 @@ def test_all_runs_every_strategy_and_prints_a_table(
     assert "binary only" in text  # KOS on three classes
 
 
+def test_all_runs_the_default_in_readme_order_marks_the_best_and_saves_the_table(
+    crowd_csv: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crowdlearn.aggregate.comparison import STRATEGY_ORDER
+
+    answers, truth, _ = crowd_csv
+    out = tmp_path / "all"
+    assert main(["aggregate", str(answers), "--truth", str(truth), "-s", "all", "-o",
+                 str(out)]) == 0
+    text = capsys.readouterr().out
+    assert any(line.startswith("pooled-ds (default) ") for line in text.splitlines())
+    table = pd.read_csv(out / "comparison.csv")
+    rows = json.loads((out / "comparison.json").read_text())
+    expected = [n for n in STRATEGY_ORDER if n != "auto"]
+    assert table["strategy"].tolist() == expected == [r["strategy"] for r in rows]
+    assert table.loc[table["default"], "strategy"].tolist() == ["pooled-ds"]
+    best = table["accuracy"].max()
+    assert table.loc[table["best"], "accuracy"].eq(best).all() and table["best"].any()
+    assert not table.loc[table["accuracy"] < best, "best"].any()
+    kos = rows[expected.index("kos")]
+    assert kos["accuracy"] is None and kos["note"] == "binary only" and not kos["best"]
+    assert (out / "pooled-ds" / "summary.json").is_file()
+
+
+def test_all_without_truth_marks_no_best(
+    crowd_csv: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    answers, _, _ = crowd_csv
+    out = tmp_path / "all"
+    assert main(["aggregate", str(answers), "-s", "all", "-o", str(out), "--quiet"]) == 0
+    rows = json.loads((out / "comparison.json").read_text())
+    assert not any(r["best"] for r in rows) and all(r["accuracy"] is None for r in rows)
+
+
+def test_the_comparison_order_is_the_readme_table_order() -> None:
+    from crowdlearn.aggregate import available
+    from crowdlearn.aggregate.comparison import STRATEGY_ORDER
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Aggregation strategies", 1)[1].split("\n## ", 1)[0]
+    names = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert tuple(names) == STRATEGY_ORDER
+    assert sorted(STRATEGY_ORDER) == sorted(available())
+
+
+def test_no_strategy_runs_the_default(
+    crowd_csv: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    answers, _, _ = crowd_csv
+    out = tmp_path / "d"
+    assert main(["aggregate", str(answers), "-o", str(out), "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["strategy"] == "pooled-ds"
+
+
 def test_unknown_strategy_is_a_one_line_error(
     crowd_csv: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,6 +19,7 @@ from .base import (
 )
 from .bayesian import BWA, EBCC, IBCC
 from .dawid_skene import WDS, DawidSkene, DawidSkeneClust, OneCoinDawidSkene
+from .default import PooledDawidSkene
 from .glad import GLAD
 from .kos import KOS
 from .mace import MACE
@@ -43,6 +44,7 @@ __all__ = [
     "MajorityVote",
     "NaiveSoft",
     "OneCoinDawidSkene",
+    "PooledDawidSkene",
     "Wawa",
     "ZeroBasedSkill",
     "Aggregator",

@@ -1,10 +1,10 @@
 """MACE: Multi-Annotator Competence Estimation (Hovy et al., 2013).
 
 See :class:`MACE` for the model, the EM / variational-Bayes fitting and how it differs from
-crowd-kit's ``MACE``. One EM iteration costs O(answers) with ``np.bincount`` over the sparse
+crowd-kit's ``MACE``. One EM iteration costs O(answers x restarts) in sparse products over the
 (task, worker, label) arrays, whatever the number of classes (the posterior is only stored on
-the (task, class) cells that received votes); the parameters are (workers x 2) and (workers x
-classes) tables.
+the (task, class) cells that received votes); the parameters are (workers x 2 x restarts) and
+(workers x classes x restarts) tables.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from scipy.special import digamma
 from ..answers import Answers
 from ..errors import CrowdlearnError
 from ..params import N_ITER, POSITIVE, Choice, Float, Int, Param, Seed
-from ._em import current_gold, run_em
+from ._em import current_gold, tick
 from .base import Aggregator, register
 
 __all__ = ["MACE"]
@@ -44,9 +44,11 @@ class MACE(Aggregator):
     paper's variational Bayes with priors :math:`1 - \theta_j \sim` Beta(``alpha``, ``beta``) on
     the spam probability and a symmetric Dirichlet(10) on :math:`\xi_j`: the M-step replaces
     each probability by :math:`\exp(\psi(n + a) - \psi(\sum (n + a)))`. Both run a fixed
-    ``n_iter`` iterations (as the paper and crowd-kit do) through the shared
-    :func:`~crowdlearn.aggregate._em.run_em` skeleton, from ``n_restarts`` random starts, and
-    keep the run with the highest log marginal likelihood.
+    ``n_iter`` iterations (as the paper and crowd-kit do) from ``n_restarts`` random starts and
+    keep the run with the highest log marginal likelihood. The restarts run side by side as
+    the columns of the parameter tables: one pass over the answers (a sparse product with R
+    columns) updates all of them, and the log-likelihood is only evaluated after the last
+    iteration (nothing else reads it).
 
     Relation to crowd-kit 1.4.2 (deliberate differences)
         * **Restarts.** crowd-kit seeds every restart with the same ``random_state``, so its
@@ -93,7 +95,7 @@ class MACE(Aggregator):
         Seed of the starts and of the tie-breaking draw in ``labels_``; ``None`` draws fresh
         entropy.
     verbose : int, default 0
-        ``1`` shows a progress bar over restarts.
+        Kept for compatibility: every fit of 2 s or more shows a progress bar on a terminal.
 
     Attributes
     ----------
@@ -208,153 +210,156 @@ class MACE(Aggregator):
         # from that of the task's unvoted classes, so an E-step costs O(answers), whatever K
         cells, answer_cell = np.unique(task.astype(np.int64) * k + answers.label,
                                        return_inverse=True)
+        n_cells = len(cells)
         cell_task = (cells // k).astype(np.intp)
         cell_label = (cells % k).astype(np.intp)
         first_cell = np.searchsorted(cell_task, np.arange(n_tasks))
         has_cells = np.bincount(cell_task, minlength=n_tasks)
-        unvoted = (k - has_cells).astype(np.float64)
-        # task x (worker, label) and (worker, label) x cell answer counts: the per-task sum of
-        # an E-step and the posterior mass of the M-step are sparse products (faster than
-        # np.bincount over a gathered per-answer array)
+        unvoted = (k - has_cells).astype(np.float64)[:, None]
+        # sparse products over answers, every restart a column: task x (worker, label),
+        # cell x (worker, label), task x cell and (worker, label) x cell answer counts
         ones = np.ones(len(wcell))
         by_task = sp.csr_matrix((ones, (task, wcell)), shape=(n_tasks, n_workers * k))
-        by_pair = sp.csr_matrix((ones, (wcell, answer_cell)), shape=(n_workers * k, len(cells)))
+        cell_pairs = sp.csr_matrix((ones, (answer_cell, wcell)), shape=(n_cells, n_workers * k))
+        task_cells = sp.csr_matrix((np.ones(n_cells), (cell_task, np.arange(n_cells))),
+                                   shape=(n_tasks, n_cells))
+        by_pair = cell_pairs.T.tocsr()
         # answers per (worker, label): the parameters only enter through such pairs
-        n_pairs = np.bincount(wcell, minlength=n_workers * k).reshape(n_workers, k)
+        n_pairs = np.bincount(wcell, minlength=n_workers * k).reshape(n_workers, k, 1)
         smoothing = 0.01 / max(k, 1) if self.smoothing is None else float(self.smoothing)
         vb = self.method == "vb"
         theta_prior = np.array([float(self.alpha), float(self.beta)])
         strategy_prior = 10.0
         log_k = np.log(max(k, 1))
-        state: dict[str, Any] = {}
 
-        def tables(params: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-            """(workers x K) P(answer l | truth != l) and P(answer l | truth == l)."""
-            spamming, xi = params
+        # parameters of all restarts at once: spamming (W x 2 x R), columns (spam, no spam);
+        # xi (W x K x R), the label distribution when spamming
+        seeds = self._restart_seeds()
+        starts = [self._initial_params(seed, n_workers, k) for seed in seeds]
+        spamming = np.stack([s for s, _ in starts], axis=2)
+        xi = np.stack([x for _, x in starts], axis=2)
+        n_r = len(seeds)
+
+        def tables(spamming: np.ndarray, xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(W x K x R) P(answer l | truth != l) and P(answer l | truth == l)."""
             wrong = np.maximum(spamming[:, :1] * xi, 1e-300)
             return wrong, wrong + spamming[:, 1:]
 
-        def posterior(params: tuple[np.ndarray, np.ndarray]
-                      ) -> tuple[np.ndarray, np.ndarray, float]:
-            """Posterior of each voted cell, of each task's unvoted classes, log-likelihood.
+        def posterior(spamming: np.ndarray, xi: np.ndarray, loglik: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            """Posterior of each voted cell (cells x R), of each task's unvoted classes (tasks
+            x R) and, on request, the log-likelihood per answer of every restart (R,).
 
             ``log P(truth = c) = base_t + extra_tc - lse_t`` where ``base_t`` sums the
             log-probabilities of the task's answers under "the truth is not the answer" and
             ``extra_tc >= 0`` adds ``log(right / wrong)`` of the answers that said ``c``.
             """
-            state["params"] = params
-            wrong, right = tables(params)
-            log_wrong = np.log(wrong)
-            log_ratio = np.log(right) - log_wrong
-            base = by_task @ log_wrong.reshape(-1) - log_k
-            extra = np.bincount(answer_cell, log_ratio.reshape(-1)[wcell],
-                                minlength=len(cells))
-            # extra >= 0 (right >= wrong): exp(extra) cannot underflow; subtract the task's
-            # largest extra only when exp could overflow
-            if len(cells) and float(extra.max()) > 600.0:
-                top = np.zeros(n_tasks)
-                top[has_cells > 0] = np.maximum.reduceat(extra, first_cell[has_cells > 0])
+            wrong, right = tables(spamming, xi)
+            log_wrong = np.log(wrong).reshape(-1, n_r)
+            log_ratio = np.log(right).reshape(-1, n_r) - log_wrong
+            extra = np.asarray(cell_pairs @ log_ratio)  # (cells x R), >= 0 (right >= wrong)
+            # exp(extra) cannot underflow; subtract the task's largest extra only when exp
+            # could overflow
+            if n_cells and float(extra.max()) > 600.0:
+                top = np.zeros((n_tasks, n_r))
+                top[has_cells > 0] = np.maximum.reduceat(extra, first_cell[has_cells > 0],
+                                                         axis=0)
                 p_cell = np.exp(extra - top[cell_task])
                 p_rest = np.exp(-top)
             else:
-                top = np.zeros(n_tasks)
-                p_cell = np.exp(extra)
-                p_rest = np.ones(n_tasks)
-            total = np.bincount(cell_task, p_cell, minlength=n_tasks) + unvoted * p_rest
+                top = None
+                p_cell = np.exp(extra, out=extra)
+                p_rest = np.ones((n_tasks, n_r))
+            total = np.asarray(task_cells @ p_cell) + unvoted * p_rest
             p_cell /= total[cell_task]
             p_rest /= total
-            loglik = float((base + top + np.log(total)).sum())
-            return p_cell, p_rest, loglik / n_answers
+            ll = None
+            if loglik:
+                base = np.asarray(by_task @ log_wrong) - log_k
+                ll = (base + np.log(total)).sum(axis=0)
+                if top is not None:
+                    ll += top.sum(axis=0)
+                ll /= n_answers
+            return p_cell, p_rest, ll
 
-        gold = current_gold(n_tasks, k)
-        gold_cell = None if gold is None else gold[cell_task]
-
-        def e_step(params: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float]:
-            p_cell, _, loglik = posterior(params)
-            if gold_cell is not None:  # gold labels: fixed posteriors (see _em.gold_context)
-                p_cell = np.where(gold_cell >= 0, cell_label == gold_cell, p_cell)
-            return p_cell, loglik  # the M-step only needs the voted cells
-
-        def dense(params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-            p_cell, p_rest, _ = posterior(params)
-            out = np.repeat(p_rest[:, None], k, axis=1)
-            out[cell_task, cell_label] = p_cell
-            return out
-
-        def expected_counts(p_cell: np.ndarray, params: tuple[np.ndarray, np.ndarray]
+        def expected_counts(p_cell: np.ndarray, spamming: np.ndarray, xi: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
-            """Expected (spam, no spam) counts per worker and spam label counts per worker.
+            """Expected (spam, no spam) counts per worker (W x 2 x R) and spam label counts
+            per worker (W x K x R).
 
             An answer ``l`` of worker ``w`` is not spam with probability
             ``P(truth = l) * theta_w / right_wl``, so summing over the answers of a
             (worker, label) pair only needs the posterior mass of ``l`` on those tasks.
             """
-            spamming, _ = params
-            _, right = tables(params)
-            mass = np.asarray(by_pair @ p_cell).reshape(n_workers, k)
+            _, right = tables(spamming, xi)
+            mass = np.asarray(by_pair @ p_cell).reshape(n_workers, k, -1)
             know = mass * (spamming[:, 1:] / right)
             strategy = n_pairs - know
             counts = np.stack([strategy.sum(axis=1), know.sum(axis=1)], axis=1)
             return counts, strategy
 
-        def m_step(probas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            counts, strategy = expected_counts(probas, state["params"])
+        def m_step(p_cell: np.ndarray, spamming: np.ndarray, xi: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+            counts, strategy = expected_counts(p_cell, spamming, xi)
             if vb:
-                return (_variational_normalize(counts, theta_prior),
+                return (_variational_normalize(counts, theta_prior[None, :, None]),
                         _variational_normalize(strategy, strategy_prior))
             return _normalize(counts, smoothing), _normalize(strategy, smoothing)
 
-        seeds = self._restart_seeds()
-        iterator: Any = seeds
-        if self.verbose:
-            from .._progress import progress_bar
+        # EM with a fixed number of iterations (crowd-kit's), all restarts in one pass over
+        # the answers; the kept parameters are those of the last E-step, which produced the
+        # posterior (crowd-kit's final parameters)
+        # gold labels (see _em.gold_context): fixed posteriors of the voted cells of gold tasks
+        gold = current_gold(n_tasks, k)
+        gold_cell = None if gold is None else gold[cell_task]
+        known = None if gold_cell is None else np.flatnonzero(gold_cell >= 0)
 
-            iterator = progress_bar(seeds, desc="MACE restarts")
-        best: dict[str, Any] = {}
-        lls = []
-        for seed in iterator:
-            params = self._initial_params(seed, n_workers, k)
-            init_probas, init_ll = e_step(params)
-            result = run_em(init_probas, m_step, e_step, tol=0.0,
-                            max_iter=max(int(self.n_iter), 0))
-            # run_em ends with one more M-step: keep the parameters of the last E-step, which
-            # produced result.probas (crowd-kit's final parameters)
-            used = state["params"]
-            ll = result.log_likelihood if result.history else init_ll
-            lls.append(ll)
-            if not best or ll > best["ll"]:
-                best = {"ll": ll, "probas": result.probas, "params": used,
-                        "n_iter": result.n_iter, "history": result.history}
+        def clamp(p_cell: np.ndarray) -> np.ndarray:
+            if known is not None and len(known):
+                p_cell[known] = (cell_label[known] == gold_cell[known])[:, None]
+            return p_cell
 
-        spamming, xi = best["params"]
-        probas = best["probas"]
+        n_iter = max(int(self.n_iter), 0)
+        p_cell, p_rest, lls = posterior(spamming, xi, loglik=n_iter == 0)
+        p_cell = clamp(p_cell)
+        for i in range(n_iter):
+            spamming, xi = m_step(p_cell, spamming, xi)
+            p_cell, p_rest, lls = posterior(spamming, xi, loglik=i == n_iter - 1)
+            p_cell = clamp(p_cell)
+            tick(n_r, restarts=n_r)
+        assert lls is not None
+        best = int(np.argmax(lls))
+        spamming, xi = spamming[:, :, best], xi[:, :, best]
+        p_cell, p_rest = p_cell[:, best], p_rest[:, best]
         if vb:  # posterior means of the variational Beta / Dirichlet distributions
-            counts, strategy = expected_counts(probas, best["params"])
-            counts = counts + theta_prior
-            strategy = strategy + strategy_prior
+            counts, strategy = expected_counts(p_cell[:, None], spamming[:, :, None],
+                                               xi[:, :, None])
+            counts = counts[:, :, 0] + theta_prior
+            strategy = strategy[:, :, 0] + strategy_prior
             self.skills_ = counts[:, 1] / counts.sum(axis=1)
             self.spam_distributions_ = strategy / strategy.sum(axis=1, keepdims=True)
         else:
             self.skills_ = _normalize(spamming, 0.0)[:, 1]
             self.spam_distributions_ = _normalize(xi, 0.0)
-        self.probas_ = dense(best["params"])
+        probas = np.repeat(p_rest[:, None], k, axis=1)
+        probas[cell_task, cell_label] = p_cell
+        self.probas_ = probas
         self.spamming_ = spamming
         self.thetas_ = xi
         self.priors_ = np.full(k, 1.0 / max(k, 1))
-        self.log_likelihood_ = best["ll"]
-        self.restart_log_likelihoods_ = np.array(lls)
-        self.n_iter_ = best["n_iter"]
-        self.loss_history_ = best["history"]
+        self.log_likelihood_ = float(lls[best])
+        self.restart_log_likelihoods_ = lls
+        self.n_iter_ = n_iter
 
 
 def _normalize(x: np.ndarray, smoothing: float) -> np.ndarray:
-    """Rows of ``x + smoothing`` divided by their sums (rows summing to zero stay zero)."""
+    """``x + smoothing`` divided by its sums over axis 1 (sums of zero stay zero)."""
     x = x + smoothing
     norm = x.sum(axis=1, keepdims=True)
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
 def _variational_normalize(x: np.ndarray, prior: Any) -> np.ndarray:
-    """``exp(digamma(x + prior) - digamma(sum(x + prior)))`` row by row (the VB M-step)."""
+    """``exp(digamma(x + prior) - digamma(sum(x + prior)))`` over axis 1 (the VB M-step)."""
     a = x + prior
     return np.exp(digamma(a) - digamma(a.sum(axis=1, keepdims=True)))
