@@ -12,12 +12,13 @@ Strategies that may leave a task *undecided* (:class:`TwoThird`, and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError
+from ..params import N_ITER, SEED, TIE_BREAK, Bool, Choice, Param
 from .base import Aggregator, register
 from .voting import hard_labels, vote_frequencies, vote_table, worker_agreement
 
@@ -83,6 +84,10 @@ class TwoThird(Aggregator):
     >>> decided_labels(t)
     array([ 1, -1, -1])
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "output_unvalidated": Bool(), "tie_break": TIE_BREAK, "random_state": SEED,
+    }
 
     def __init__(self, output_unvalidated: bool = False, tie_break: str = "random",
                  random_state: Any = 0) -> None:
@@ -158,6 +163,11 @@ class IWMV(Aggregator):
     >>> m.labels_, m.skills_.round(2)
     (array([1, 0]), array([1., 1., 0.]))
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "n_iter": N_ITER, "weights": Choice(*IWMV_WEIGHTS), "tie_break": TIE_BREAK,
+        "random_state": SEED,
+    }
 
     def __init__(self, n_iter: int = 10, weights: str = "accuracy", tie_break: str = "random",
                  random_state: Any = 0) -> None:

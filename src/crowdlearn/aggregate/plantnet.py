@@ -8,12 +8,13 @@ of identified classes); no loop over tasks, workers or answers.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError, DataError
+from ..params import N_ITER, POSITIVE, SEED, TIE_BREAK, TOL, Bool, Choice, Custom, Float, Param
 from .base import Aggregator, register
 from .voting import hard_labels, vote_frequencies, vote_table
 
@@ -115,6 +116,17 @@ class PlantNet(Aggregator):
     >>> p.labels_, p.valid_
     (array([1, 0]), array([False, False]))
     """
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "alpha": Float(0), "beta": Float(0), "theta_conf": Float(0), "theta_acc": Float(0, 1),
+        "taxa_obs_weight": Float(0), "taxa_votes_weight": Float(0),
+        "authors": Custom("a list of author ids or the path of a text file (one per task)",
+                          lambda v: isinstance(v, (str, os.PathLike, list, tuple))
+                          or hasattr(v, "__array__"), bad=(3.5,), none=True),
+        "ai": Choice(*AI_MODES), "ai_weight": POSITIVE, "n_iter": N_ITER, "tol": TOL,
+        "freeze_labels": Bool(), "output_unvalidated": Bool(), "tie_break": TIE_BREAK,
+        "random_state": SEED,
+    }
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ the Margin" (peerannot, 2023).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,9 @@ class TwoStage(CrowdHead):
         "aggregator_params": Custom("a dict of parameters", lambda v: isinstance(v, dict),
                                     bad=("abc",), none=True),
         "seed": Seed(objects=False),
+        "labels": Custom("hard (tasks,) or soft (tasks x K) labels: an array or a .npy path",
+                         lambda v: isinstance(v, (str, os.PathLike)) or hasattr(v, "__array__"),
+                         bad=(3.5, b"abc"), none=True),
     }
 
     def __init__(self, n_classes: int, n_workers: int, aggregator: str = "mv",
