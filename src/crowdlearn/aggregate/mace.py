@@ -209,11 +209,13 @@ class MACE(Aggregator):
         has_cells = np.bincount(cell_task, minlength=n_tasks)
         unvoted = (k - has_cells).astype(np.float64)[:, None]
         # sparse products over answers, every restart a column: task x (worker, label),
-        # cell x (worker, label) and (worker, label) x cell answer counts
+        # cell x (worker, label), (worker, label) x cell and task x cell answer counts
         ones = np.ones(len(wcell))
         by_task = sp.csr_matrix((ones, (task, wcell)), shape=(n_tasks, n_workers * k))
         cell_pairs = sp.csr_matrix((ones, (answer_cell, wcell)), shape=(n_cells, n_workers * k))
         voted = np.flatnonzero(has_cells > 0)
+        task_cells = sp.csr_matrix((np.ones(n_cells), (cell_task, np.arange(n_cells))),
+                                   shape=(n_tasks, n_cells))
         by_pair = cell_pairs.T.tocsr()
         # answers per (worker, label): the parameters only enter through such pairs
         n_pairs = np.bincount(wcell, minlength=n_workers * k).reshape(n_workers, k, 1)
@@ -260,8 +262,7 @@ class MACE(Aggregator):
                 top = None
                 p_cell = np.exp(extra, out=extra)
                 p_rest = np.ones((n_tasks, n_r))
-            total = unvoted * p_rest
-            total[voted] += np.add.reduceat(p_cell, first_cell[voted], axis=0)
+            total = np.asarray(task_cells @ p_cell) + unvoted * p_rest
             p_cell /= np.repeat(total, has_cells, axis=0)  # cells are sorted by task
             p_rest /= total
             ll = None
