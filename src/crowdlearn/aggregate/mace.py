@@ -216,7 +216,9 @@ class MACE(Aggregator):
         voted = np.flatnonzero(has_cells > 0)
         task_cells = sp.csr_matrix((np.ones(n_cells), (cell_task, np.arange(n_cells))),
                                    shape=(n_tasks, n_cells))
-        by_pair = cell_pairs.T.tocsr()
+        # CSC: the product scatters into the small (worker, label) table while reading the
+        # cells in order (3x faster than gathering cells for each pair)
+        by_pair = cell_pairs.T
         # answers per (worker, label): the parameters only enter through such pairs
         n_pairs = np.bincount(wcell, minlength=n_workers * k).reshape(n_workers, k, 1)
         smoothing = 0.01 / max(k, 1) if self.smoothing is None else float(self.smoothing)
