@@ -62,6 +62,7 @@ def test_simulate_features_then_fit_reports_confusion_error(
     assert 0.0 <= res["confusion_error"] < 2.0
     assert res["train_accuracy"] > 0.5 and res["n_tasks_with_truth"] == 300
     assert res["device"] == "cpu" and res["versions"]["torch"]
+    assert res["head_lr_used"] == pytest.approx(0.1)  # the given --head-lr
     assert res["inputs"]["true_confusions"].endswith("confusions.npy")
     assert set(res["files"]) == {p.name for p in out.iterdir()}
     assert {"results.json", "best.pth", "confusions.npy", "workers.csv",
@@ -94,6 +95,7 @@ def test_music_with_test_set(data_dir: Path, tmp_path: Path) -> None:
     res = json.loads((out / "results.json").read_text())
     assert res["n_tasks"] == 700 and res["n_workers"] == 44 and res["n_classes"] == 10
     assert res["input_shape"] == [124]  # the gold file's true 'class' is not a feature
+    assert res["head_lr_used"] == pytest.approx(10 * 1e-3)  # geocrowdnet: 10x the lr default
     assert "train_accuracy" not in res and "val_accuracy" not in res  # no --truth given
     assert len(res["test_accuracy"]) == 2 and res["n_test"] == 300
     assert 0.0 < res["final_test_accuracy"] <= 1.0

@@ -260,6 +260,7 @@ def test_cifar10_from_the_installed_data_set(data: dict[str, Path], tmp_path: Pa
                             device="cpu", threads=1)
     assert s["n_tasks"] == 200 and s["confusion_error"] is not None
     assert clf.confusions_.shape == (5, 10, 10)
+    assert clf.head_lr_ == clf.lr == 1e-3  # the paper's one optimiser rate, not the 10x default
 
 
 def test_mnist_machine_annotators(data: dict[str, Path], tmp_path: Path) -> None:

@@ -481,6 +481,8 @@ def fit_summary(
     out["train_seconds"] = round(float(clf.train_result_.seconds), 3)
     out["device"] = str(clf.device_)
     out["threads"] = getattr(clf, "threads_", None)
+    # the crowd head's learning rate used (``head_lr=None`` resolves to the strategy's default)
+    out["head_lr_used"] = getattr(clf, "head_lr_", None)
     out["versions"] = _versions()
     if extra:
         out.update(extra)

@@ -155,6 +155,10 @@ def run_experiment(
             raise CrowdlearnError(f"K is {n_classes} but {key} has {exp.answers.n_classes} "
                                   "classes")
         settings = _merge_settings(exp.settings, clf_opts)
+        if settings.get("head_lr") is None and settings.get("lr") is not None:
+            # the papers' code trains the crowd head with the classifier's optimiser and rate
+            # (crowdlearn's own default is a 10x head rate for the confusion heads)
+            settings["head_lr"] = settings["lr"]
         _check_backbone(settings.get("backbone"))
         if threads is not None:
             settings["threads"] = threads
