@@ -127,3 +127,12 @@ def test_permutation_brute_force_agrees() -> None:
     brute = [max(sum(m[k, p[k]] for k in range(4)) for p in itertools.permutations(range(4)))
              for m in c]
     assert best == pytest.approx(brute)
+
+
+def test_permutation_enumeration_and_hungarian_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(6)
+    c = rng.dirichlet(np.ones(5), size=(9, 5))
+    perms, best = workers.best_permutation(c)
+    monkeypatch.setattr(workers, "ENUMERATED_CLASSES", 2)
+    perms2, best2 = workers.best_permutation(c)
+    assert best == pytest.approx(best2) and (perms == perms2).all()

@@ -21,9 +21,9 @@ def n_answers(answers: Any) -> np.ndarray:
 
 def _entropy_rows(p: np.ndarray) -> np.ndarray:
     """Shannon entropy (natural log) of each row, ``0 log 0 = 0``."""
-    from scipy.special import entr
-
-    return entr(np.asarray(p, dtype=np.float64)).sum(axis=1)
+    p = np.asarray(p, dtype=np.float64)
+    logs = np.log(np.where(p > 0, p, 1.0))
+    return -(p * logs).sum(axis=1)
 
 
 def vote_entropy(answers: Any) -> np.ndarray:

@@ -25,6 +25,8 @@ SPAM_THRESHOLD = 0.05
 #: mean gain per class that a label permutation must bring over the diagonal (see
 #: :func:`adversarial_flags`)
 PERMUTATION_MARGIN = 0.2
+#: up to this many classes :func:`best_permutation` scores every permutation at once
+ENUMERATED_CLASSES = 6
 
 
 def n_answers(answers: Any) -> np.ndarray:
@@ -109,14 +111,25 @@ def spammer_flags(scores: np.ndarray, threshold: float = SPAM_THRESHOLD) -> np.n
 
 def best_permutation(confusions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each worker, the relabelling ``perm`` (true class ``k`` answered as ``perm[k]``)
-    maximising ``sum_k pi[k, perm[k]]``, and that sum (Hungarian algorithm, one small
-    assignment problem per worker)."""
-    from scipy.optimize import linear_sum_assignment
+    maximising ``sum_k pi[k, perm[k]]``, and that sum.
 
+    Up to :data:`ENUMERATED_CLASSES` classes every permutation is scored at once (ties go to
+    the identity, enumerated first); beyond, one Hungarian assignment per worker (a K x K
+    problem per worker, never a loop over answers).
+    """
     c = np.asarray(confusions, dtype=np.float64)
     n, k = c.shape[0], c.shape[-1]
+    if k <= ENUMERATED_CLASSES:
+        import itertools
+
+        all_perms = np.array(list(itertools.permutations(range(k))), dtype=np.int64)
+        scores = c[:, np.arange(k)[None, :], all_perms].sum(axis=2)  # workers x perms
+        best_idx = np.argmax(scores, axis=1)
+        return all_perms[best_idx], scores[np.arange(n), best_idx]
+    from scipy.optimize import linear_sum_assignment
+
     perms = np.empty((n, k), dtype=np.int64)
-    for w in range(n):  # one K x K problem per worker, not per answer
+    for w in range(n):
         rows, cols = linear_sum_assignment(c[w], maximize=True)
         perms[w, rows] = cols
     best = np.take_along_axis(c, perms[:, :, None], axis=2)[:, :, 0].sum(axis=1)
