@@ -36,7 +36,10 @@ def test_ds_writes_labels_posteriors_confusions_and_summary(
                  str(out)]) == 0
     assert "accuracy" in capsys.readouterr().out
     labels = pd.read_csv(out / "labels.csv")
-    assert list(labels.columns) == ["task", "label"]
+    assert list(labels.columns) == ["task", "label", "confidence"]
+    probas = np.load(next(out.glob("probas_*_ds.npy")))
+    chosen = np.load(next(out.glob("labels_*_ds.npy")))
+    assert np.allclose(labels["confidence"], probas[np.arange(len(chosen)), chosen])
     assert labels["task"].str.startswith("item-").all()  # original ids kept
     hard = np.load(out / "labels_answers_ds.npy")
     probas = np.load(out / "probas_answers_ds.npy")

@@ -3,7 +3,8 @@
 Files, for data set ``NAME`` and strategy ``S`` (peerannot's naming for the ``.npy`` files):
 
 ``labels.csv``
-    ``task,label`` with the original task ids and class names;
+    ``task,label,confidence`` with the original task ids and class names, and the posterior
+    of the chosen label;
 ``labels_NAME_S.npy``
     hard labels as class indices in task order (as ``peerannot aggregate`` writes them);
 ``probas_NAME_S.npy``
@@ -117,7 +118,9 @@ def write_results(
     with atomic_update(out) as tmp:
         import pandas as pd
 
-        pd.DataFrame({"task": answers.task_ids, "label": answers.classes[labels]}).to_csv(
+        confidence = np.asarray(arrays["probas"])[np.arange(len(labels)), labels]
+        pd.DataFrame({"task": answers.task_ids, "label": answers.classes[labels],
+                      "confidence": confidence}).to_csv(
             tmp / names["labels_csv"], index=False, lineterminator="\n")
         np.save(tmp / names["labels_npy"], labels)
         np.save(tmp / names["probas"], arrays["probas"])
