@@ -78,3 +78,30 @@ def test_identify_bad_metric_and_output_checked_first(
     # the output is checked before the (missing) input is read
     assert main(["identify", str(tmp_path / "missing.csv"), "-o", str(blocker)]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_identify_plot_highlights_flagged_workers(crowd_csv: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:
+    answers, _ = crowd_csv
+    out = tmp_path / "diag"
+    assert main(["identify", str(answers), "-s", "ds", "--plot", "-o", str(out),
+                 "--quiet"]) == 0
+    assert (out / "workers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from crowdlearn.identify.plot import plot_worker_quality
+
+    fig = plot_worker_quality(pd.read_csv(out / "workers.csv"))
+    ax = fig.axes[0]
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sizes == [8, 3, 2]  # others, spammers, adversarial
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "other workers (8)", "spammers (3)", "adversarial (2)"]
+    assert ax.get_ylabel() == "spam-score"
+
+
+def test_identify_plot_needs_its_metrics(crowd_csv: tuple[Path, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    answers, _ = crowd_csv
+    assert main(["identify", str(answers), "-m", "margin", "--plot", "-o",
+                 str(tmp_path / "d")]) == 2
+    assert "--plot needs -m n-answers" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default=None,
                    help="output folder (default: DATA/identify for a folder, else "
                    "<file stem>_identify next to the file)")
+    p.add_argument("--plot", action="store_true",
+                   help="also draw workers.png: answers given against worker quality "
+                   "(spam-score by default), spammers and adversarial workers highlighted")
     p.add_argument("--seed", type=int, default=None,
                    help="random_state of randomised strategies")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -90,6 +93,13 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     metrics = _metric_names(args.metrics)
+    if args.plot and metrics is not None and "all" not in metrics:
+        from ..errors import CrowdlearnError
+        from ..identify.plot import QUALITY_COLUMNS
+
+        if "n-answers" not in metrics or not any(m in QUALITY_COLUMNS for m in metrics):
+            raise CrowdlearnError("--plot needs -m n-answers and one of "
+                                  f"{', '.join(QUALITY_COLUMNS)}")
     answers = load_answers(args)
     start = time.perf_counter()
     d = identify(answers, args.strategy, metrics, random_state=args.seed)
@@ -113,12 +123,17 @@ def _run(args: argparse.Namespace) -> int:
         d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
         (tmp / "dataset.json").write_text(
             json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if args.plot:
+            from ..identify.plot import plot_worker_quality
+
+            plot_worker_quality(d.workers).savefig(tmp / "workers.png", dpi=120)
     if not args.quiet:
-        _print_summary(answers, d, flagged, seconds, out_dir)
+        _print_summary(answers, d, flagged, seconds, out_dir, args.plot)
     return 0
 
 
-def _print_summary(answers: Any, d: Any, flagged: dict, seconds: float, out_dir: Path) -> None:
+def _print_summary(answers: Any, d: Any, flagged: dict, seconds: float, out_dir: Path,
+                   plot: bool = False) -> None:
     print(f"{answers.n_workers} workers, {answers.n_tasks} tasks, {answers.n_answers} answers "
           f"({type(d.aggregator).__name__}, {seconds:.2f} s)")
     for flag, ids in flagged.items():
@@ -134,7 +149,8 @@ def _print_summary(answers: Any, d: Any, flagged: dict, seconds: float, out_dir:
         cols = ["task", "label", "confidence", key]
         rows = zip(*(top[c].tolist() for c in cols), strict=True)
         print(format_table([list(r) for r in rows], cols))
-    print(f"wrote workers.csv, tasks.csv, dataset.json to {out_dir}")
+    print(f"wrote workers.csv, tasks.csv, dataset.json{', workers.png' if plot else ''} "
+          f"to {out_dir}")
 
 
 def _plain(value: Any) -> Any:
