@@ -136,3 +136,16 @@ def test_permutation_enumeration_and_hungarian_agree(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(workers, "ENUMERATED_CLASSES", 2)
     perms2, best2 = workers.best_permutation(c)
     assert best == pytest.approx(best2) and (perms == perms2).all()
+
+
+def test_dataset_metrics_equal_crowdkit() -> None:
+    ck = pytest.importorskip("crowdkit.metrics.data")
+    # two classes, five answers a task: no tied majority votes (crowd-kit 1.4.2 breaks ties
+    # otherwise than crowdlearn's MajorityVote(tie_break="first"), which consistency uses)
+    crowd = simulate(150, 2, workers=[("one-coin", 5, {"skill": 0.7}), ("spammer", 1)],
+                     answers_per_task=5, seed=4)
+    frame = crowd.answers.to_frame(original=False)
+    d = dataset_metrics(crowd.answers)
+    assert d["krippendorff-alpha"] == pytest.approx(ck.alpha_krippendorff(frame))
+    assert d["consistency"] == pytest.approx(ck.consistency(frame))
+    assert d["uncertainty"] == pytest.approx(ck.uncertainty(frame))
