@@ -1070,13 +1070,82 @@ def bench_default_simulated(names: list[str], seeds: Sequence[int] = (0, 1, 2),
     return out
 
 
+# ======================================================================== EBCC/MACE/MMSR speed
+#: wall seconds of the implementation before the speed-ups (commit c23e4cf), measured on the
+#: development machine (2 shared cores, under the benchmark lock, OMP_NUM_THREADS=1) on the
+#: data sets of :func:`em_speed_sets`; None = not measured (over the time limit given in the
+#: note). EBCC on relevance and trec ran 4 of its 40 restarts (each restart costs about the
+#: same, so the whole fit takes about ten times as long).
+EM_SPEED_BEFORE: dict[tuple[str, str], tuple[float | None, str]] = {
+    ("ebcc", "relevance"): (104.05, "4 of 40 restarts"),
+    ("ebcc", "trec"): (81.88, "4 of 40 restarts"),
+    ("ebcc", "1000 classes"): (None, "over 200 s"),
+    ("ebcc", "simulated 1M"): (None, "1 restart over 200 s"),
+    ("mace", "relevance"): (5.12, ""),
+    ("mace", "trec"): (2.64, ""),
+    ("mace", "simulated 1M"): (45.48, ""),
+}
+#: targets of issue 11 (seconds)
+EM_SPEED_TARGETS = {("ebcc", "relevance"): 3.0, ("ebcc", "trec"): 3.0,
+                    ("ebcc", "simulated 1M"): 10.0, ("ebcc", "1000 classes"): 5.0,
+                    ("mace", "simulated 1M"): 2.0, ("mmsr", "simulated 1M"): 3.0}
+EM_SPEED_PEERS = {"mace": "MACE", "mmsr": "MMSR"}
+
+
+def em_speed_sets(data_root: Path | None) -> list[tuple[str, Answers]]:
+    """relevance and trec (if present), the 1M-answer crowd and a 1,000-class crowd."""
+    out: list[tuple[str, Answers]] = []
+    for name in ("relevance", "trec"):
+        folder = data_root / "truth-inference" / name if data_root else None
+        if folder is not None and folder.is_dir():
+            out.append((name, load_truth_inference(folder)))
+    out.append(("simulated 1M", simulated_crowd(5)[0]))
+    from crowdlearn.simulate import simulate
+
+    many = simulate(1000, 1000, 50, answers_per_task=5, seed=0, name="classes-1000").answers
+    out.append(("1000 classes", many))  # 1,000 tasks x 5 answers, 50 one-coin workers
+    return out
+
+
+def bench_em_speed(args: argparse.Namespace, peers: PeerCache | None,
+                   data_root: Path | None) -> dict[str, Any]:
+    """EBCC, MACE and MMSR: time now, before the speed-ups, and crowd-kit's on the same data."""
+    rows, results = [], {}
+    for set_name, answers in em_speed_sets(data_root):
+        for name in ("ebcc", "mace", "mmsr"):
+            log(f"  {name} on {set_name} ...")
+            ours = run_ours(name, answers, args.ours_timeout, args.memory_gb)
+            peer = None
+            if peers is not None and name in EM_SPEED_PEERS:
+                peer = peers.get(EM_SPEED_PEERS[name], answers, timeout=args.crowd_peer_timeout)
+            before, note = EM_SPEED_BEFORE.get((name, set_name), (None, "not recorded"))
+            target = EM_SPEED_TARGETS.get((name, set_name))
+            now = ours.get("seconds") if ours.get("status") == "ok" else None
+            acc = (accuracy(ours["labels"], answers) if now is not None and answers.truth_mask.any()
+                   else None)
+            peer_s = peer.get("seconds") if peer and peer.get("status") == "ok" else None
+            met = "" if target is None or now is None else ("yes" if now <= target else "NO")
+            rows.append([name, set_name, f"{answers.n_answers:,}", fmt(now, ".2f", ours.get(
+                "status", "")), fmt(before, ".2f", note), fmt(peer_s, ".2f", (peer or {}).get(
+                    "status", "-")), fmt(acc), fmt(target, ".0f"), met])
+            results[f"{name}/{set_name}"] = {"seconds": now, "before": before, "peer": peer_s,
+                                             "accuracy": acc, "target": target}
+    print(table(rows, ["strategy", "data", "answers", "now s", "before s", "crowd-kit s",
+                       "accuracy", "target s", "met"],
+                title="EBCC, MACE and MMSR: wall time now, before (c23e4cf) and crowd-kit's"))
+    print("(one fit in a forked child; 'before' was measured once, see EM_SPEED_BEFORE)\n")
+    return results
+
+
 # ============================================================================ main
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
                    help="a few minutes: one seed, crowd-kit's MajorityVote and DawidSkene only, "
                    "20 s per fit of ours")
-    p.add_argument("--only", choices=("speed", "accuracy", "simulated"), default=None)
+    p.add_argument("--only", choices=("speed", "accuracy", "simulated", "em-speed"),
+                   default=None,
+                   help="one section; em-speed: EBCC, MACE and MMSR times (issue 11)")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
                    help="our strategies to run (default: every registered one)")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
@@ -1157,6 +1226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["speed"] = bench_speed(args, names, peers, data_root)
         report["speed_seconds"] = time.perf_counter() - t0
         print(f"(speed section: {report['speed_seconds']:.0f} s)\n")
+    if args.only in (None, "em-speed"):
+        report["em_speed"] = bench_em_speed(args, peers, data_root)
     if args.only in (None, "accuracy"):
         if data_root is None:
             print("Accuracy: skipped (set CROWDLEARN_DATA or --data to the data root)\n")

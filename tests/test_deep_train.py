@@ -194,7 +194,7 @@ def test_patience_stops_early_and_keeps_the_best_epoch(problem) -> None:
     assert full.stopped_epoch_ == 60
     with pytest.raises(CrowdlearnError, match="patience needs a selection score"):
         _fit("ccem", problem, n_epochs=2, val_fraction=0.0, patience=2)
-    with pytest.raises(CrowdlearnError, match="patience must be an integer >= 1, got 0"):
+    with pytest.raises(CrowdlearnError, match="patience must be an integer >= 1, or none, got 0"):
         _fit("ccem", problem, n_epochs=2, patience=0)
 
 

@@ -32,10 +32,10 @@ def test_aggregate_gold_file_is_used_and_reported_apart(
                  "-s", "ds", "-o", str(out)]) == 0
     line = capsys.readouterr().out
     assert "60 gold tasks" in line and "other tasks" in line and "gold tasks: 0.0000" in line
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary_answers_ds.json").read_text())
     assert summary["n_gold_tasks"] == 60 and summary["n_tasks_with_truth"] == 240
     assert summary["accuracy_gold"] == 0.0  # the gold labels were kept, wrong as they are
-    hard = np.load(out / "labels_answers_ds.npy")
+    hard = np.load(out / "probas_answers_ds.npy").argmax(axis=1)
     assert np.array_equal(hard[on_gold], wrong[on_gold])
     assert summary["accuracy"] == pytest.approx(np.mean(hard[~on_gold]
                                                         == crowd.true_labels[~on_gold]))

@@ -59,12 +59,13 @@ def test_a_second_strategy_keeps_the_first_ones_files(answers_csv: Path, tmp_pat
     assert main(["aggregate", str(answers_csv), "-s", "mv", "-o", str(out), "--quiet"]) == 0
     assert main(["aggregate", str(answers_csv), "-s", "ds", "-o", str(out), "--quiet"]) == 0
     names = {p.name for p in out.iterdir()}
-    assert {"probas_answers_mv.npy", "probas_answers_ds.npy", "labels.csv"} <= names
-    summary = json.loads((out / "summary.json").read_text())
+    assert {"probas_answers_mv.npy", "probas_answers_ds.npy", "labels_answers_ds.csv",
+            "labels_answers_mv.csv"} <= names
+    summary = json.loads((out / "summary_answers_ds.json").read_text())
     assert summary["strategy"] == "ds"
-    assert np.array_equal(
-        pd.read_csv(out / "labels.csv")["label"].to_numpy(),
-        np.load(out / "labels_answers_ds.npy"))  # classes are 0..K-1 here
+    assert np.array_equal(  # classes are 0..K-1 here; labels_D_ds.npy holds the posteriors
+        pd.read_csv(out / "labels_answers_ds.csv")["label"].to_numpy(),
+        np.load(out / "probas_answers_ds.npy").argmax(axis=1))
 
 
 _KILLED_WRITER = """
@@ -221,7 +222,7 @@ def test_unwritable_destination_fails_before_any_work(
     monkeypatch.setattr(common, "load_answers", no_work)
     monkeypatch.setattr("crowdlearn.cli.aggregate.load_answers", no_work)
     monkeypatch.setattr("crowdlearn.cli.convert.load_answers", no_work)
-    monkeypatch.setattr("crowdlearn.cli.fit.load_fit_answers", no_work)
+    monkeypatch.setattr("crowdlearn.cli.fit.load_answers", no_work)
     monkeypatch.setattr("crowdlearn.datasets.protocols.run_experiment", no_work)
     monkeypatch.setattr("crowdlearn.cli.simulate.crowd_from_args", no_work)
     out = unwritable / "out"
@@ -294,7 +295,8 @@ def test_output_into_the_current_folder_keeps_the_folder(
     assert main(["aggregate", str(answers_csv), "-s", "ds", "-o", ".", "--quiet"]) == 0
     assert out.stat().st_ino == inode and Path.cwd().exists()
     names = {p.name for p in out.iterdir()}
-    assert {"notes.txt", "summary.json", "probas_answers_mv.npy", "probas_answers_ds.npy"} <= names
+    assert {"notes.txt", "summary_answers_ds.json", "probas_answers_mv.npy",
+            "probas_answers_ds.npy"} <= names
     assert _hidden(out) == [] and _hidden(tmp_path) == []
 
 

@@ -1,8 +1,9 @@
 """Default settings of :class:`~crowdlearn.deep.CrowdClassifier`, in one place.
 
-``CrowdClassifier``'s signature and ``crowdlearn fit``'s options both read these values, so a
-default is changed here only. The module imports nothing (the command line reads it without
-loading torch).
+``CrowdClassifier``'s signature, the training loop's ``TrainConfig`` and ``crowdlearn fit``'s
+options all read these values, so a default is changed here only. The module imports nothing
+and lives outside :mod:`crowdlearn.deep` (whose package imports torch), so that the command
+line reads it without loading torch.
 
 The crowd heads' own defaults (``init_scale``, ``lam``, ...) are their constructors'; how fast a
 head learns by default is its class attribute ``head_lr_factor`` (see ``HEAD_LR_FACTOR``).
@@ -25,6 +26,7 @@ SELECTION = "auto"
 SEED = 0
 
 #: ``head_lr=None`` means ``lr * head_lr_factor`` of the strategy's head: the confusion heads
-#: (CCEM, GeoCrowdNet(F/W), TraceReg, Raykar) learn this much faster than the classifier,
-#: every other head at the classifier's rate (factor 1). See ``CCEM`` for how it was chosen.
+#: (CCEM, GeoCrowdNet(F/W), TraceReg, Raykar), whose confusion logits start at ``6 I``, learn
+#: this much faster than the classifier; the crowd layer and CoNAL at the classifier's rate
+#: (factor 1). Chosen by the held-out answers' loss (no true label): see ``CCEM``.
 HEAD_LR_FACTOR = 10.0

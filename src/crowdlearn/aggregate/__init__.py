@@ -7,6 +7,8 @@ registered under short names (``mv``, ``ds``, ``glad``, ...) used by the CLI and
 
 from __future__ import annotations
 
+from . import peerannot_names  # noqa: F401 - peerannot's names as aliases
+from .agreement import IWMV, TwoThird, decided_labels
 from .auto import AutoAggregator
 from .base import (
     Aggregator,
@@ -25,6 +27,7 @@ from .kos import KOS
 from .mace import MACE
 from .mmsr import MMSR
 from .multilabel import BinaryRelevance
+from .plantnet import PlantNet
 from .voting import GoldMajorityVote, MajorityVote, NaiveSoft, Wawa, ZeroBasedSkill
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "EBCC",
     "GLAD",
     "IBCC",
+    "IWMV",
     "KOS",
     "MACE",
     "MMSR",
@@ -44,12 +48,15 @@ __all__ = [
     "MajorityVote",
     "NaiveSoft",
     "OneCoinDawidSkene",
+    "PlantNet",
+    "TwoThird",
     "PooledDawidSkene",
     "Wawa",
     "ZeroBasedSkill",
     "Aggregator",
     "argmax_random_ties",
     "available",
+    "decided_labels",
     "get_strategy_class",
     "make_strategy",
     "parse_strategy_spec",

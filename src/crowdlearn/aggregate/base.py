@@ -38,6 +38,12 @@ from ..params import Param, check_params, specs_of
 from ._em import clamp_gold, fit_progress, gold_context
 
 _REGISTRY: dict[str, type[Aggregator]] = {}
+#: parameter names of other libraries accepted for a strategy: canonical name -> {alias: param}
+_PARAM_ALIASES: dict[str, dict[str, str]] = {}
+#: parameter aliases accepted by every strategy that has the target parameter (peerannot's
+#: ``run(maxiter=..., epsilon=...)`` and ``IWMV.run(nb_iter)``)
+_COMMON_PARAM_ALIASES: dict[str, str] = {"maxiter": "n_iter", "nb_iter": "n_iter",
+                                          "epsilon": "tol"}
 
 
 def register(*names: str):
@@ -54,6 +60,37 @@ def register(*names: str):
         return cls
 
     return deco
+
+
+def add_aliases(canonical: str, *names: str, params: dict[str, str] | None = None) -> None:
+    """Make the strategy registered as ``canonical`` also answer to ``names`` (any case), and
+    accept the parameter names of ``params`` (``{alias: parameter}``) in its bracket syntax.
+
+    Aliases never appear in :func:`available`, which lists canonical names only.
+    """
+    cls = get_strategy_class(canonical)
+    register(*names)(cls)
+    if params:
+        _PARAM_ALIASES.setdefault(cls.name, {}).update(params)
+
+
+def resolve_params(cls: type[Aggregator], params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with other libraries' parameter names (see :func:`add_aliases`) renamed to
+    ``cls``'s; a name that is already a parameter of ``cls`` is kept as it is."""
+    valid = set(cls._param_names())
+    own = _PARAM_ALIASES.get(cls.name, {})
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        target = key
+        if key not in valid:
+            target = own.get(key, own.get(key.lower(), _COMMON_PARAM_ALIASES.get(key.lower(),
+                                                                                 key)))
+            if target not in valid:
+                target = key
+        if target in out:
+            raise CrowdlearnError(f"strategy {cls.name!r}: parameter {target!r} given twice")
+        out[target] = value
+    return out
 
 
 def available() -> list[str]:
@@ -84,7 +121,8 @@ def make_strategy(name: str, **params: Any) -> Aggregator:
     """
     name, bracket = parse_strategy_spec(name)
     cls = get_strategy_class(name)
-    bracket.update(params)
+    bracket = resolve_params(cls, bracket)
+    bracket.update(resolve_params(cls, params))
     valid = set(cls._param_names())
     unknown = sorted(set(bracket) - valid)
     if unknown:
@@ -114,6 +152,10 @@ def parse_strategy_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def parse_value(text: str) -> Any:
+    """A bracket or ``--param`` value: booleans, None, numbers, else text (quotes removed, as
+    peerannot writes text values: ``plantnet[AI='worker']``)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"

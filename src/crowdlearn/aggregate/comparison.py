@@ -22,8 +22,8 @@ __all__ = ["COLUMNS", "STRATEGY_ORDER", "comparison_order", "mark_best", "write_
 
 #: The strategies in the order of the README's "Aggregation strategies" table.
 STRATEGY_ORDER: tuple[str, ...] = (
-    "pooled-ds", "mv", "naivesoft", "wawa", "zbs", "ds", "onecoin", "dswc", "wds", "glad",
-    "mace", "mmsr", "kos", "ibcc", "ebcc", "bwa", "auto",
+    "pooled-ds", "mv", "naivesoft", "wawa", "twothird", "iwmv", "plantnet", "zbs", "ds",
+    "onecoin", "dswc", "wds", "glad", "mace", "mmsr", "kos", "ibcc", "ebcc", "bwa", "auto",
 )
 
 #: Columns of the table, in order (``best`` and ``default`` are booleans).

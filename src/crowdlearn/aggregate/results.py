@@ -1,21 +1,30 @@
 """Writing what an aggregator learned: labels, posteriors, worker parameters and a summary.
 
-Files, for data set ``NAME`` and strategy ``S`` (peerannot's naming for the ``.npy`` files):
+Files, for data set ``NAME`` and strategy label ``S`` (the strategy as given, lower case,
+peerannot's bracket parameters included: ``ds``, ``dawid_skene``, ``dawid_skene_clust[l=2]``).
+Every file name carries both, so that runs of different strategies (or of ``-s all``) share one
+flat folder and none overwrites another's files:
 
-``labels.csv``
-    ``task,label,confidence`` with the original task ids and class names, and the posterior
-    of the chosen label;
 ``labels_NAME_S.npy``
-    hard labels as class indices in task order (as ``peerannot aggregate`` writes them);
+    what ``peerannot aggregate -s S`` writes: the posteriors (tasks x classes, float64) of the
+    strategies peerannot gives soft labels for, the hard labels (class index per task, int64,
+    ``-1`` for a task the strategy left undecided) of those it gives hard labels only
+    (``mv``, ``twothird``, ``iwmv``, ``wawa``, ``plantnet``, see
+    :data:`~crowdlearn.aggregate.peerannot_names.PEERANNOT_HARD_ONLY`);
+``labels_NAME_S_hard.npy``
+    instead of the above with ``hard=True`` (``--hard``): the hard labels, as peerannot;
 ``probas_NAME_S.npy``
-    posteriors (tasks x classes) in task order;
+    posteriors (tasks x classes) in task order, for every strategy;
+``labels_NAME_S.csv``
+    ``task,label,confidence`` with the original task ids and class names (label empty where
+    undecided) and the posterior of the chosen label (empty where undecided);
 ``workers_NAME_S.npz``
     ``worker_ids``, ``task_ids``, ``classes`` and whatever the strategy learned per worker
     (``confusions`` workers x classes x classes with rows = true class, ``skills``) or per task
-    (``difficulties``), and ``priors``;
-``summary.json``
-    strategy, parameters, iterations, log-likelihood, seconds, and accuracy against the truth
-    when the answers carry some.
+    (``difficulties``, ``valid``), and ``priors``;
+``summary_NAME_S.json``
+    strategy, parameters, iterations, log-likelihood, seconds, accuracy against the truth when
+    the answers carry some, and the names of the files written.
 
 The files of one call are written as a group (:func:`crowdlearn.io._atomic.atomic_update`): they
 are staged in a hidden sibling folder that replaces the output folder at the end, keeping the
@@ -27,13 +36,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._plain import plain_data
+from .agreement import decided_labels
 from .base import Aggregator
+from .peerannot_names import PEERANNOT_HARD_ONLY
 
 
 def accuracy_against_truth(labels: np.ndarray, answers: Any) -> float | None:
@@ -87,48 +99,84 @@ def summarize(est: Aggregator, strategy: str | None = None) -> dict[str, Any]:
     return out
 
 
+def strategy_label(spec: str) -> str:
+    """The strategy part ``S`` of the file names: ``spec`` as given, lower case, as peerannot
+    names its files (``"DSWC[L=2]"`` -> ``"dswc[l=2]"``); characters other than letters,
+    digits and ``-_.[]=,+`` become ``-``."""
+    return re.sub(r"[^\w.\-\[\]=,+]", "-", spec.strip().lower()) or "strategy"
+
+
+def result_file_names(dataset: str, strategy: str, *, hard: bool = False) -> dict[str, str]:
+    """The file names written for data set ``dataset`` and strategy label ``strategy``."""
+    name, strat = _safe(dataset or "dataset"), strategy_label(strategy)
+    stem = f"{name}_{strat}"
+    return {
+        "labels_npy": f"labels_{stem}{'_hard' if hard else ''}.npy",
+        "probas": f"probas_{stem}.npy",
+        "labels_csv": f"labels_{stem}.csv",
+        "workers": f"workers_{stem}.npz",
+        "summary": f"summary_{stem}.json",
+    }
+
+
+def peerannot_labels(est: Aggregator, *, hard: bool = False) -> np.ndarray:
+    """What ``peerannot aggregate`` writes for a fitted strategy: hard labels (``-1`` where
+    undecided) with ``hard`` or for the strategies peerannot gives hard labels only, else the
+    posteriors (tasks x classes)."""
+    if hard or est.name in PEERANNOT_HARD_ONLY:
+        return decided_labels(est)
+    return np.asarray(est.result_arrays()["probas"], dtype=np.float64)
+
+
 def write_results(
     est: Aggregator, out_dir: str | os.PathLike[str], *, strategy: str | None = None,
-    extra_summary: dict[str, Any] | None = None,
+    extra_summary: dict[str, Any] | None = None, hard: bool = False,
 ) -> dict[str, Path]:
-    """Write the files described in the module docstring; returns their paths by kind."""
+    """Write the files described in the module docstring; returns their paths by kind.
+
+    ``strategy`` is the label ``S`` of the file names (default: the strategy's canonical name);
+    ``hard`` writes peerannot's ``--hard`` file instead of its default one.
+    """
     from ..io._atomic import atomic_update
 
     out = Path(out_dir)
     answers = est.answers_
     arrays = est.result_arrays()
-    name = _safe(answers.name or "dataset")
-    strat = _safe(strategy or est.name)
-    labels = arrays["labels"].astype(np.int64)
-    names = {
-        "labels_csv": "labels.csv",
-        "labels_npy": f"labels_{name}_{strat}.npy",
-        "probas": f"probas_{name}_{strat}.npy",
-        "workers": f"workers_{name}_{strat}.npz",
-        "summary": "summary.json",
-    }
-    summary = summarize(est, strategy)
+    names = result_file_names(answers.name or "dataset", strategy or est.name, hard=hard)
+    paths = {kind: out / fname for kind, fname in names.items()}
+    decided = decided_labels(est)
+
+    summary = summarize(est, est.name)
+    if strategy and strategy_label(strategy) != est.name:
+        summary["spec"] = strategy
+    if hasattr(est, "valid_"):
+        summary["n_undecided"] = int((decided < 0).sum())
     if extra_summary:
         summary.update(extra_summary)
     summary["files"] = dict(names)
     text = json.dumps(summary, indent=2, ensure_ascii=False)
+
+    import pandas as pd
+
+    label_text = np.where(decided >= 0, answers.classes[np.maximum(decided, 0)].astype(object),
+                          "")
+    chosen = np.asarray(arrays["probas"])[np.arange(len(decided)), np.maximum(decided, 0)]
+    frame = pd.DataFrame({"task": answers.task_ids, "label": label_text,
+                          "confidence": np.where(decided >= 0, chosen, np.nan)})
     worker_arrays = {k: v for k, v in arrays.items() if k not in ("labels", "probas")}
+    if hasattr(est, "valid_"):
+        worker_arrays["valid"] = np.asarray(est.valid_, dtype=bool)
     # the files of this run form one group: readers see all of them or none (other files of
     # the folder, e.g. another strategy's, are kept)
-    with atomic_update(out) as tmp:
-        import pandas as pd
-
-        confidence = np.asarray(arrays["probas"])[np.arange(len(labels)), labels]
-        pd.DataFrame({"task": answers.task_ids, "label": answers.classes[labels],
-                      "confidence": confidence}).to_csv(
-            tmp / names["labels_csv"], index=False, lineterminator="\n")
-        np.save(tmp / names["labels_npy"], labels)
-        np.save(tmp / names["probas"], arrays["probas"])
-        np.savez(tmp / names["workers"], worker_ids=_storable(answers.worker_ids),
+    with atomic_update(out) as built:
+        np.save(built / names["labels_npy"], peerannot_labels(est, hard=hard))
+        np.save(built / names["probas"], arrays["probas"])
+        frame.to_csv(built / names["labels_csv"], index=False, lineterminator="\n")
+        np.savez(built / names["workers"], worker_ids=_storable(answers.worker_ids),
                  task_ids=_storable(answers.task_ids), classes=_storable(answers.classes),
                  **worker_arrays)
-        (tmp / names["summary"]).write_bytes(text.encode("utf-8") + b"\n")
-    return {k: out / v for k, v in names.items()}
+        (built / names["summary"]).write_bytes(text.encode("utf-8") + b"\n")
+    return paths
 
 
 def _storable(values: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 #: sub-command modules, in the order ``crowdlearn --help`` lists them
 COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "identify", "fit",
-                             "experiment", "datasets", "demo")
+                             "train", "experiment", "datasets", "demo")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -55,10 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, help: str, example: str,
-                description: str | None = None) -> argparse.ArgumentParser:
+                description: str | None = None,
+                aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
     """Create a sub-command parser with the common formatting and an ``Example`` epilog."""
     p = sub.add_parser(
-        name, help=help, description=description or help,
+        name, help=help, description=description or help, aliases=list(aliases),
         epilog="Example:\n  " + example.strip().replace("\n", "\n  "),
         formatter_class=_Formatter,
     )

@@ -24,21 +24,25 @@ EXAMPLE = """\
 crowdlearn aggregate answers.csv -s ds -o out/
 crowdlearn aggregate my-peerannot-dataset/ -s "glad[n_iter=200]"
 crowdlearn aggregate data/rte -s all -o out/rte     # every strategy, comparison table
+crowdlearn aggregate toy-data -s dawid_skene_clust[L=2] --hard   # peerannot's names
 crowdlearn aggregate answers.csv                     # the default: pooled-ds"""
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub, "aggregate", "infer true labels from crowd answers (truth inference)", EXAMPLE,
-        description="Aggregate crowd answers with a truth-inference strategy and write hard "
-        "labels (labels.csv, labels_<dataset>_<strategy>.npy), posteriors, worker parameters "
-        "(.npz) and summary.json. Strategies: pooled-ds (the default, also named 'default'), "
-        "mv, naivesoft, wawa, zbs, ds, onecoin, dswc, wds, glad, mace, mmsr, kos, ibcc, ebcc, "
-        "bwa, auto, all (every strategy but auto; prints the comparison and saves it as "
-        "comparison.csv and comparison.json). The default, pooled-ds, is Dawid-Skene with "
-        "each worker's confusion matrix shrunk towards the crowd's pooled confusion (a worker "
-        "with few answers is judged mostly by the crowd's error pattern); it is as fast as "
-        "Dawid-Skene. " + DEFAULT_EVIDENCE,
+        description="Aggregate crowd answers with a truth-inference strategy and write, for "
+        "data set D and strategy S (as given, lower case): labels_D_S.npy (peerannot's file: "
+        "posteriors, or hard labels for the strategies peerannot gives hard labels only; "
+        "labels_D_S_hard.npy with --hard), probas_D_S.npy, labels_D_S.csv, workers_D_S.npz "
+        "and summary_D_S.json, all in one flat folder (no run overwrites another strategy's "
+        "files). Strategies: pooled-ds (the default, also named 'default'), mv, naivesoft, "
+        "wawa, zbs, twothird, iwmv, ds, onecoin, wds, dswc, plantnet, ibcc, ebcc, bwa, glad, "
+        "kos, mace, mmsr, auto, all (every strategy but auto; prints the comparison and saves "
+        "it as comparison.csv and comparison.json); peerannot's names (majority_voting, "
+        "naive_soft, dawid_skene, dawid_skene_clust[L=..], ...) in any case. The default, "
+        "pooled-ds, is Dawid-Skene with each worker's confusion matrix shrunk towards the "
+        "crowd's pooled confusion (a worker with few answers is judged mostly by the crowd's "
+        "error pattern); it is as fast as Dawid-Skene. " + DEFAULT_EVIDENCE,
     )
     add_input_arguments(p)
     p.add_argument("-s", "--strategy", default=DEFAULT_STRATEGY,
@@ -49,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "<file stem>_labels next to the file)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="strategy parameter (repeatable), e.g. --param n_iter=50")
+    p.add_argument("--hard", action="store_true",
+                   help="write peerannot's hard-label file labels_<dataset>_<strategy>_hard.npy "
+                   "(class indices, -1 where undecided) instead of labels_<dataset>_<strategy>.npy")
     p.add_argument("--seed", type=int, default=None,
                    help="random_state of randomised strategies and of tie-breaking")
     p.add_argument("--gold", default=None, metavar="FILE",
@@ -94,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     params = {**bracket, **_with_seed(cls, extra, args.seed)}
     est = make_strategy(name, **params)
     est.fit(answers, gold=gold)
-    paths = write_results(est, out_dir, strategy=cls.name)
+    paths = write_results(est, out_dir, strategy=args.strategy, hard=args.hard)
     if not args.quiet:
         s = summarize(est, cls.name)
         line = (f"{cls.name}: {answers.n_tasks} tasks, {answers.n_answers} answers, "
@@ -143,7 +150,7 @@ def _run_all(args: argparse.Namespace, answers: Any, out_dir: Path, extra: dict,
         else:
             est = make_strategy(name, **_with_seed(cls, extra, args.seed))
             est.fit(answers, gold=gold)
-            write_results(est, out_dir / name, strategy=name)
+            write_results(est, out_dir, strategy=name, hard=args.hard)
             s = summarize(est, name)
             ll = s["log_likelihood"]
             row.update(accuracy=s.get("accuracy"), iterations=int(s["n_iter"]),

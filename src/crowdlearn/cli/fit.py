@@ -68,8 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "error), best.pth (the selected model, reloadable with crowdlearn.deep.results."
         "load_model), confusions.npy + workers.csv (estimated confusions, rows = true class, "
         "in the order of workers.csv), predictions.csv, test_predictions.csv and, on request, "
-        "confusions.png and history.png, all at once into the output folder.",
+        "confusions.png and history.png, all at once into the output folder. "
+        "'aggregate-deep' is another name of this command (peerannot's verb).",
+        aliases=("aggregate-deep",),
     )
+    add_fit_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``fit`` (also those of ``train``, which adds ``--labels``)."""
     add_input_arguments(p)
     p.add_argument("-o", "--out", required=True, metavar="DIR",
                    help="output folder (must be new or empty unless --force)")
@@ -201,7 +209,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     _alias(g, "experiment_name", "--experiment_name")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(func=run)
 
 
 # ---------------------------------------------------------------------- checks

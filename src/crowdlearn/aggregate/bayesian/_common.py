@@ -61,7 +61,7 @@ class _ConfusionPosterior:
         self.starts = np.searchsorted(self.group_class, np.arange(n_classes))
         self.cols = cols
         self.x = x[:, cols].tocsr()
-        self.xt = self.x.T.tocsr()
+        self.xt = self.x.T  # CSC: X.T @ R scatters into the small (U x G) table, reads R in order
         self.worker = cols // n_classes
         self.label = cols % n_classes
         self.by_worker = sp.csr_matrix(

@@ -294,9 +294,9 @@ class EBCC(Aggregator):
     race_iter : int
         Iterations of the race's first round (default 8), doubled at every round.
     restart_work : float or None
-        Run at most ``restart_work / (answers x groups)`` starts (default 8e6: with 4 classes
-        and 10 subtypes, 40 starts up to 5,000 answers, 2 on ``relevance``, one from 140,000);
-        ``None`` runs ``n_restarts``.
+        Run at most ``restart_work / (answers x groups)`` starts, at least one (default 8e6:
+        with 4 classes and 10 subtypes, 40 starts up to 5,000 answers, 2 on ``relevance``, one
+        from 140,000); ``None`` runs ``n_restarts``.
     adaptive_subtypes : bool
         Give a class no more subtypes than its expected number of tasks (default; see above).
         ``False`` gives every class ``n_subtypes``, as the reference code does.
