@@ -207,6 +207,7 @@ def test_peerannot_names_and_contents_in_one_flat_folder(toy: Path) -> None:
         == [1, 0, 1]
     table = pd.read_csv(out / "labels_toy-data_plantnet.csv")
     assert table["label"].isna().tolist() == [False, True, True]  # undecided: empty
+    assert table["confidence"].isna().tolist() == [False, True, True]
     assert json.loads((out / "summary_toy-data_plantnet.json").read_text())["n_undecided"] == 2
 
 
