@@ -36,7 +36,9 @@ def test_ds_writes_labels_posteriors_confusions_and_summary(
                  str(out)]) == 0
     assert "accuracy" in capsys.readouterr().out
     labels = pd.read_csv(out / "labels_answers_ds.csv")
-    assert list(labels.columns) == ["task", "label"]
+    assert list(labels.columns) == ["task", "label", "confidence"]
+    posteriors = np.load(out / "probas_answers_ds.npy")
+    assert np.allclose(labels["confidence"], posteriors.max(axis=1))
     assert labels["task"].str.startswith("item-").all()  # original ids kept
     soft = np.load(out / "labels_answers_ds.npy")  # peerannot's file: DS posteriors
     probas = np.load(out / "probas_answers_ds.npy")
@@ -205,6 +207,7 @@ def test_peerannot_names_and_contents_in_one_flat_folder(toy: Path) -> None:
         == [1, 0, 1]
     table = pd.read_csv(out / "labels_toy-data_plantnet.csv")
     assert table["label"].isna().tolist() == [False, True, True]  # undecided: empty
+    assert table["confidence"].isna().tolist() == [False, True, True]
     assert json.loads((out / "summary_toy-data_plantnet.json").read_text())["n_undecided"] == 2
 
 

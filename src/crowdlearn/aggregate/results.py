@@ -16,7 +16,8 @@ flat folder and none overwrites another's files:
 ``probas_NAME_S.npy``
     posteriors (tasks x classes) in task order, for every strategy;
 ``labels_NAME_S.csv``
-    ``task,label`` with the original task ids and class names (label empty where undecided);
+    ``task,label,confidence`` with the original task ids and class names (label empty where
+    undecided) and the posterior of the chosen label (empty where undecided);
 ``workers_NAME_S.npz``
     ``worker_ids``, ``task_ids``, ``classes`` and whatever the strategy learned per worker
     (``confusions`` workers x classes x classes with rows = true class, ``skills``) or per task
@@ -159,7 +160,9 @@ def write_results(
 
     label_text = np.where(decided >= 0, answers.classes[np.maximum(decided, 0)].astype(object),
                           "")
-    frame = pd.DataFrame({"task": answers.task_ids, "label": label_text})
+    chosen = np.asarray(arrays["probas"])[np.arange(len(decided)), np.maximum(decided, 0)]
+    frame = pd.DataFrame({"task": answers.task_ids, "label": label_text,
+                          "confidence": np.where(decided >= 0, chosen, np.nan)})
     worker_arrays = {k: v for k, v in arrays.items() if k not in ("labels", "probas")}
     if hasattr(est, "valid_"):
         worker_arrays["valid"] = np.asarray(est.valid_, dtype=bool)
