@@ -265,3 +265,21 @@ def test_two_stage_ignores_tasks_without_answers() -> None:
     head = make_head("two-stage", n_classes=2, n_workers=2)
     head.setup(a, np.arange(a.n_tasks))
     np.testing.assert_allclose(head.targets.sum(dim=1).numpy(), (~empty).astype(float))
+
+
+def test_integer_true_labels_are_class_names_never_positions() -> None:
+    """Issue 10 item 1's sibling: y = [0, 1] against classes cat, dog is an error, not cat/dog."""
+    import pandas as pd
+
+    from crowdlearn.deep import CrowdClassifier
+
+    rng = np.random.default_rng(0)
+    truth = np.array(["cat", "dog"] * 20)
+    frame = pd.DataFrame({"task": np.repeat(np.arange(40), 2), "worker": np.tile([0, 1], 40),
+                          "label": np.repeat(truth, 2)})
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    clf = CrowdClassifier("mlp", strategy="crowdlayer", n_epochs=1, threads=1,
+                          val_fraction=0, verbose=False).fit(x, frame)
+    assert 0.0 <= clf.score(x, truth) <= 1.0  # names work
+    with pytest.raises(CrowdlearnError, match="not one of"):
+        clf.score(x, (truth == "dog").astype(int))  # positions are refused

@@ -276,14 +276,11 @@ class CrowdClassifier:
     def _encode_y(self, y: Any, what: str = "y") -> np.ndarray:
         from ..labels import encode_labels
 
-        y = np.asarray(y)
-        try:
-            codes, _ = encode_labels(y, classes=self.classes_, field=what)
-            return codes.astype(np.int64)
-        except CrowdlearnError:
-            if y.dtype.kind in "iu" and y.size and y.min() >= 0 and y.max() < self.n_classes_:
-                return y.astype(np.int64)
-            raise
+        # true labels are matched to the classes by name (an integer names the class that
+        # spells it), never taken as positions: ``[0, 1]`` against classes ``cat, dog`` is an
+        # error, not a silent ``cat, dog`` (give ``classes_[indices]`` for positions)
+        codes, _ = encode_labels(np.asarray(y), classes=self.classes_, field=what)
+        return codes.astype(np.int64)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, answers: Any, *, X_test: Any = None, y_test: Any = None,
