@@ -146,3 +146,39 @@ def test_bad_method_and_registry() -> None:
         MACE(method="gibbs").fit(answers)
     est = make_strategy("mace[n_restarts=2,method=em]")
     assert isinstance(est, MACE) and est.fit(answers).restart_log_likelihoods_.shape == (2,)
+
+
+@pytest.mark.parametrize("method", ["vb", "em"])
+def test_float32_estep_matches_float64(data_dir: Path, method: str) -> None:
+    # issue 11: dtype="float32" runs the E-step in single precision; labels are those of the
+    # float64 path and log-likelihoods agree to about 1e-7 per answer
+    for answers in (_spam_crowd(3)[0], _load(data_dir, "rte")):
+        wide = MACE(method=method, n_restarts=3).fit(answers)
+        narrow = MACE(method=method, n_restarts=3, dtype="float32").fit(answers)
+        assert narrow.probas_.dtype == np.float64
+        np.testing.assert_array_equal(narrow.labels_, wide.labels_)
+        np.testing.assert_allclose(narrow.restart_log_likelihoods_,
+                                   wide.restart_log_likelihoods_, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(narrow.probas_, wide.probas_, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(narrow.probas_.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(narrow.skills_, wide.skills_, rtol=0, atol=1e-4)
+
+
+def test_float32_shifts_large_log_ratios_before_exp() -> None:
+    # 150 agreeing reliable answers per task: the cell log-ratios exceed float32's exp range
+    # (about 88), so the float32 path must subtract each task's largest before exp
+    rng = np.random.default_rng(5)
+    n_tasks, per_task, k = 40, 150, 3
+    truth = rng.integers(0, k, n_tasks)
+    task = np.repeat(np.arange(n_tasks), per_task)
+    worker = np.tile(np.arange(per_task), n_tasks)
+    right = rng.random(len(task)) < 0.9
+    label = np.where(right, truth[task], rng.integers(0, k, len(task)))
+    answers = Answers(task, worker, label, classes=np.arange(k), truth=truth)
+    wide = MACE(n_restarts=2, n_iter=10).fit(answers)
+    narrow = MACE(n_restarts=2, n_iter=10, dtype="float32").fit(answers)
+    assert np.isfinite(narrow.probas_).all()
+    np.testing.assert_array_equal(narrow.labels_, wide.labels_)
+    np.testing.assert_allclose(narrow.log_likelihood_, wide.log_likelihood_, rtol=0, atol=1e-5)
+    with pytest.raises(CrowdlearnError, match="dtype"):
+        MACE(dtype="float16").fit(answers)

@@ -230,3 +230,50 @@ def test_mmsr_warns_when_it_stops_at_the_iteration_cap() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         assert MMSR().fit(answers).n_iter_ < 10000
+
+
+@pytest.mark.parametrize(("seed", "per_task", "k"), [(0, 3, 2), (1, 5, 3), (2, 4, 5)])
+def test_mmsr_fast_trimmed_means_equal_the_reference(monkeypatch: pytest.MonkeyPatch, seed: int,
+                                                      per_task: int, k: int) -> None:
+    """The re-sort of only the rows whose order moved (issue 11) gives the same skills and
+    probas as the full per-iteration sort it replaced (kept in ``_mmsr_reference``)."""
+    from _mmsr_reference import ReferenceTrimmedMeans
+
+    rng = np.random.default_rng(seed)
+    accuracy = np.concatenate([rng.uniform(0.5, 0.95, 40), rng.uniform(0.0, 0.3, 5)])
+    answers = _one_coin_crowd(accuracy, 1500, per_task, k, seed)
+    fast = MMSR(random_state=seed).fit(answers)
+    monkeypatch.setattr(mmsr_module, "_TrimmedMeans", ReferenceTrimmedMeans)
+    ref = MMSR(random_state=seed).fit(answers)
+    assert fast.n_iter_ == ref.n_iter_ and fast.n_iter_ > 5
+    np.testing.assert_allclose(fast.skills_, ref.skills_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.accuracies_, ref.accuracies_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.probas_, ref.probas_, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(fast.labels_, ref.labels_)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mmsr_half_step_equals_the_reference_on_random_rows(seed: int) -> None:
+    """One half-step after another on random rows (zero divisors, ties, empty rows and the
+    F = -1 / F = 0 rules included) equals the reference half-step."""
+    from _mmsr_reference import ReferenceTrimmedMeans
+
+    rng = np.random.default_rng(seed)
+    n = 30
+    counts = rng.integers(0, 12, n)
+    rows = np.repeat(np.arange(n), counts)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    cols = rng.integers(0, n, len(rows))
+    x = np.round(rng.random(len(rows)), 1)  # ties
+    for f_trim in (-1, 0, 1, 3):
+        fast = mmsr_module._TrimmedMeans(rows, indptr, cols, x, f_trim, 0.01)
+        ref = ReferenceTrimmedMeans(rows, indptr, cols, x, f_trim, 0.01)
+        own = rng.random(n)
+        for step in range(6):
+            divisor = rng.random(n) + 0.05
+            if step == 3:
+                divisor[rng.integers(0, n, 3)] = 0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                got, want = fast(own, divisor), ref(own, divisor)
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+            own = got

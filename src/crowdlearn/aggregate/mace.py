@@ -94,6 +94,12 @@ class MACE(Aggregator):
     random_state : int, optional
         Seed of the starts and of the tie-breaking draw in ``labels_``; ``None`` draws fresh
         entropy.
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the E-step (cell log-ratios, their ``exp``, the normalisation and the
+        expected counts of the M-step). ``"float32"`` halves the memory traffic of the
+        (cells x restarts) arrays and speeds up ``exp``; the parameter tables, the digamma
+        M-step and the log-likelihood stay in float64. Its posteriors differ from float64's
+        by about 1e-6 and its log-likelihoods by about 1e-7 per answer.
     verbose : int, default 0
         Kept for compatibility: every fit of 2 s or more shows a progress bar on a terminal.
 
@@ -147,7 +153,7 @@ class MACE(Aggregator):
         "n_restarts": Int(1), "n_iter": N_ITER, "method": Choice("vb", "em"),
         "smoothing": Float(0, none=True), "default_noise": Float(0), "alpha": POSITIVE,
         "beta": POSITIVE, "random_state": Seed(objects=False),
-        "verbose": Int(0, also=(True, False)),
+        "dtype": Choice("float64", "float32"), "verbose": Int(0, also=(True, False)),
     }
 
     def __init__(
@@ -160,6 +166,7 @@ class MACE(Aggregator):
         alpha: float = 0.5,
         beta: float = 0.5,
         random_state: int | None = 0,
+        dtype: str = "float64",
         verbose: int = 0,
     ) -> None:
         self.n_restarts = n_restarts
@@ -170,6 +177,7 @@ class MACE(Aggregator):
         self.alpha = alpha
         self.beta = beta
         self.random_state = random_state
+        self.dtype = dtype
         self.verbose = verbose
 
     # ------------------------------------------------------------------ starting values
@@ -204,6 +212,11 @@ class MACE(Aggregator):
             raise CrowdlearnError(f"MACE method must be one of {_METHODS}, got {self.method!r}")
         n_tasks, n_workers, k = answers.n_tasks, answers.n_workers, answers.n_classes
         n_answers = max(answers.n_answers, 1)
+        if self.dtype not in ("float64", "float32"):
+            raise CrowdlearnError(f"MACE dtype must be 'float64' or 'float32', got {self.dtype!r}")
+        fdt = np.dtype(self.dtype)
+        # largest extra whose exp (times the classes of a task) cannot overflow
+        exp_safe = 600.0 if fdt == np.float64 else 80.0
         task = answers.task.astype(np.intp)
         wcell = answers.worker.astype(np.intp) * k + answers.label   # (worker, answer)
         # the (task, class) cells that received votes: only there does the posterior differ
@@ -211,18 +224,20 @@ class MACE(Aggregator):
         cells, answer_cell = np.unique(task.astype(np.int64) * k + answers.label,
                                        return_inverse=True)
         n_cells = len(cells)
+        max_cell_answers = int(np.bincount(answer_cell).max()) if n_cells else 0
         cell_task = (cells // k).astype(np.intp)
         cell_label = (cells % k).astype(np.intp)
         first_cell = np.searchsorted(cell_task, np.arange(n_tasks))
         has_cells = np.bincount(cell_task, minlength=n_tasks)
-        unvoted = (k - has_cells).astype(np.float64)[:, None]
+        unvoted = (k - has_cells).astype(fdt)[:, None]
         # sparse products over answers, every restart a column: task x (worker, label),
         # cell x (worker, label), (worker, label) x cell and task x cell answer counts
         ones = np.ones(len(wcell))
         by_task = sp.csr_matrix((ones, (task, wcell)), shape=(n_tasks, n_workers * k))
-        cell_pairs = sp.csr_matrix((ones, (answer_cell, wcell)), shape=(n_cells, n_workers * k))
+        cell_pairs = sp.csr_matrix((ones.astype(fdt), (answer_cell, wcell)),
+                                   shape=(n_cells, n_workers * k))
         voted = np.flatnonzero(has_cells > 0)
-        task_cells = sp.csr_matrix((np.ones(n_cells), (cell_task, np.arange(n_cells))),
+        task_cells = sp.csr_matrix((np.ones(n_cells, dtype=fdt), (cell_task, np.arange(n_cells))),
                                    shape=(n_tasks, n_cells))
         # CSC: the product scatters into the small (worker, label) table while reading the
         # cells in order (3x faster than gathering cells for each pair)
@@ -260,27 +275,29 @@ class MACE(Aggregator):
             wrong, right = tables(spamming, xi)
             log_wrong = np.log(wrong).reshape(-1, n_r)
             log_ratio = np.log(right).reshape(-1, n_r) - log_wrong
-            extra = np.asarray(cell_pairs @ log_ratio)  # (cells x R), >= 0 (right >= wrong)
+            extra = np.asarray(cell_pairs @ log_ratio.astype(fdt, copy=False))  # (cells x R), >= 0
             # exp(extra) cannot underflow; subtract the task's largest extra only when exp
-            # could overflow
-            if n_cells and float(extra.max()) > 600.0:
-                top = np.zeros((n_tasks, n_r))
+            # could overflow. extra <= (answers in the cell) * max(log_ratio) spares the pass
+            # over the cells in the usual case
+            if n_cells and max_cell_answers * float(log_ratio.max()) > exp_safe \
+                    and float(extra.max()) > exp_safe:
+                top = np.zeros((n_tasks, n_r), dtype=fdt)
                 top[voted] = np.maximum.reduceat(extra, first_cell[voted], axis=0)
                 p_cell = np.exp(extra - np.repeat(top, has_cells, axis=0))
                 p_rest = np.exp(-top)
             else:
                 top = None
                 p_cell = np.exp(extra, out=extra)
-                p_rest = np.ones((n_tasks, n_r))
+                p_rest = np.ones((n_tasks, n_r), dtype=fdt)
             total = np.asarray(task_cells @ p_cell) + unvoted * p_rest
             p_cell /= np.repeat(total, has_cells, axis=0)  # cells are sorted by task
             p_rest /= total
             ll = None
             if loglik:
                 base = np.asarray(by_task @ log_wrong) - log_k
-                ll = (base + np.log(total)).sum(axis=0)
+                ll = (base + np.log(total, dtype=np.float64)).sum(axis=0)
                 if top is not None:
-                    ll += top.sum(axis=0)
+                    ll += top.sum(axis=0, dtype=np.float64)
                 ll /= n_answers
             return p_cell, p_rest, ll
 
@@ -294,7 +311,7 @@ class MACE(Aggregator):
             (worker, label) pair only needs the posterior mass of ``l`` on those tasks.
             """
             _, right = tables(spamming, xi)
-            mass = np.asarray(by_pair @ p_cell).reshape(n_workers, k, -1)
+            mass = np.asarray(by_pair @ p_cell, dtype=np.float64).reshape(n_workers, k, -1)
             know = mass * (spamming[:, 1:] / right)
             strategy = n_pairs - know
             counts = np.stack([strategy.sum(axis=1), know.sum(axis=1)], axis=1)
@@ -343,8 +360,10 @@ class MACE(Aggregator):
         else:
             self.skills_ = _normalize(spamming, 0.0)[:, 1]
             self.spam_distributions_ = _normalize(xi, 0.0)
-        probas = np.repeat(p_rest[:, None], k, axis=1)
+        probas = np.repeat(p_rest[:, None].astype(np.float64), k, axis=1)
         probas[cell_task, cell_label] = p_cell
+        if fdt != np.float64:  # rows summed in float32: renormalise in float64
+            probas /= probas.sum(axis=1, keepdims=True)
         self.probas_ = probas
         self.spamming_ = spamming
         self.thetas_ = xi

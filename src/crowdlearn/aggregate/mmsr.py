@@ -339,12 +339,76 @@ class _TrimmedMeans:
         self.cols = cols.copy()
         self.x = x_abs.copy()
         self.f_trim, self.floor = f_trim, floor
+        # inner[p]: entries p and p + 1 lie in the same row (their order is checked)
+        self.inner = rows[1:] == rows[:-1]
 
     def _row_counts(self, mask: np.ndarray) -> np.ndarray:
         """Number of true entries of ``mask`` per row (integer sums over each row's block)."""
         out = np.zeros(len(self.counts), dtype=np.int64)
         out[self.nonempty] = np.add.reduceat(mask.view(np.int8), self.starts, dtype=np.int64)
         return out
+
+    def _rows_sorted(self, y: np.ndarray) -> bool:
+        """Whether ``y`` is ascending within every row (exactly, by value)."""
+        bad = y[1:] < y[:-1]
+        bad &= self.inner
+        self._bad = bad
+        return not bool(bad.any())
+
+    def _sort_rows(self, y: np.ndarray) -> None:
+        """Sort (in place) the finite ratios ``y`` within the rows with an inversion.
+
+        The key is the one of a full sort; when few rows moved, only their entries are sorted.
+        """
+        marked = np.zeros(len(self.counts), dtype=bool)
+        marked[self.rows[1:][self._bad]] = True
+        rows = np.flatnonzero(marked)
+        if 4 * len(rows) > len(self.nonempty):
+            idx = None
+            sub = y
+            row_key = self.row_key
+        else:
+            counts = self.counts[rows]
+            # positions of those rows' entries, in order: ranges [indptr[r], indptr[r + 1])
+            shift = np.repeat(self.indptr[rows] - np.cumsum(counts) + counts, counts)
+            idx = np.arange(int(counts.sum()), dtype=np.int64) + shift
+            sub = y[idx]
+            row_key = self.row_key[idx]
+        key = sub + 1.0
+        np.divide(sub, key, out=key)
+        key *= 0.5
+        key += row_key
+        order = np.argsort(key, kind="stable")
+        if idx is None:
+            y[:] = y[order]
+            self.x, self.cols = self.x[order], self.cols[order]
+        else:
+            perm = idx[order]
+            y[idx] = y[perm]
+            self.x[idx] = self.x[perm]
+            self.cols[idx] = self.cols[perm]
+
+    def _search(self, y: np.ndarray, a: np.ndarray, right: bool) -> np.ndarray:
+        """Per row, the number of entries ``< a`` (``<= a`` when ``right``) of the row.
+
+        A binary search run on all rows at once (``y`` ascending within rows): about
+        ``log2(max row length)`` steps over arrays of one entry per row.
+        """
+        lo = self.indptr[:-1].copy()
+        hi = self.indptr[1:].copy()
+        last = len(y) - 1
+        while True:
+            open_ = lo < hi
+            if not bool(open_.any()):
+                break
+            mid = (lo + hi) // 2  # < hi on open rows; closed rows may point past the end
+            val = y[np.minimum(mid, last)]
+            go = (val <= a) if right else (val < a)
+            go &= open_
+            stay = open_ & ~go
+            lo = np.where(go, mid + 1, lo)
+            hi = np.where(stay, mid, hi)
+        return lo - self.indptr[:-1]
 
     def __call__(self, own: np.ndarray, divisor: np.ndarray) -> np.ndarray:
         n, f_trim = len(own), self.f_trim
@@ -357,34 +421,50 @@ class _TrimmedMeans:
         y = y_pad[:-1]
         np.divide(self.x, divisor[self.cols], out=y)
         # a ratio over a zero estimate is undefined (crowd-kit propagates the NaN to every
-        # estimate): it is left out, as if the pair were unobserved in this half-step
-        finite = np.isfinite(y)
-        all_finite = bool(finite.all())
+        # estimate): it is left out, as if the pair were unobserved in this half-step. The
+        # |C_ij| are finite, so nonzero finite divisors make every ratio finite (O(workers)).
+        all_finite = bool(np.all(np.isfinite(divisor) & (divisor != 0)))
+        finite = y if all_finite else np.isfinite(y)  # a placeholder when all are finite
+        if not all_finite:
+            all_finite = bool(finite.all())
         if f_trim < 0:
-            top = np.maximum.reduceat(np.where(finite, y, -np.inf), self.starts)
+            top = np.maximum.reduceat(y if all_finite else np.where(finite, y, -np.inf),
+                                      self.starts)
             ok = np.isfinite(top)
             out[self.nonempty[ok]] = np.where(top[ok] == 0, self.floor, top[ok])
             return out
-        key = y + 1.0
-        np.divide(y, key, out=key)
-        key *= 0.5
-        if not all_finite:
+        searchable = False
+        if all_finite:
+            if not self._rows_sorted(y):
+                self._sort_rows(y)
+                searchable = self._rows_sorted(y)
+            else:
+                searchable = True
+        else:
+            key = y + 1.0
+            np.divide(y, key, out=key)
+            key *= 0.5
             key[~finite] = 0.5  # after the row's finite values
-        key += self.row_key
-        if not bool(np.all(key[1:] >= key[:-1])):
-            order = np.argsort(key, kind="stable")
-            y_pad[:-1] = y[order]
-            finite = finite[order]
-            self.x, self.cols = self.x[order], self.cols[order]
+            key += self.row_key
+            if not bool(np.all(key[1:] >= key[:-1])):
+                order = np.argsort(key, kind="stable")
+                y_pad[:-1] = y[order]
+                finite = finite[order]
+                self.x, self.cols = self.x[order], self.cols[order]
         # rows are contiguous blocks: counts are integer block sums, and the trimmed mean is
         # the sum over one block of positions [lower, upper) of the row
-        a = np.repeat(own, self.counts)
-        lower = np.minimum(self._row_counts(y < a), f_trim)
-        if all_finite:
-            upper = self.counts - np.minimum(self._row_counts(y > a), f_trim)
+        if searchable:  # rows ascending: counts by binary search, no pass over the pairs
+            lower = np.minimum(self._search(y, own, right=False), f_trim)
+            upper = self.counts - np.minimum(self.counts - self._search(y, own, right=True),
+                                             f_trim)
         else:
-            upper = (self._row_counts(finite)
-                     - np.minimum(self._row_counts((y > a) & finite), f_trim))
+            a = np.repeat(own, self.counts)
+            lower = np.minimum(self._row_counts(y < a), f_trim)
+            if all_finite:
+                upper = self.counts - np.minimum(self._row_counts(y > a), f_trim)
+            else:
+                upper = (self._row_counts(finite)
+                         - np.minimum(self._row_counts((y > a) & finite), f_trim))
         kept = np.maximum(upper - lower, 0)
         has = kept > 0
         lo = self.indptr[:-1] + lower
