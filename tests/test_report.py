@@ -63,8 +63,8 @@ def test_report_is_one_self_contained_file(crowd_csv: tuple[Path, Path], fit_dir
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # one file, no temp left
     html = out.read_text(encoding="utf-8")
     assert _tables(html) == [*TABLES, "training-table"]
-    # worker quality, confusion matrices of the most active workers, training curves
-    assert html.count('src="data:image/png;base64,') == 3
+    # worker quality, confusion matrices of the most active workers, task ambiguity, training
+    assert html.count('src="data:image/png;base64,') == 4
     assert not re.search(r"https?://", html)
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", html)  # nothing else to load
     assert "confusion matrices of the 8 most active of 11 workers (3 left out)" in html
@@ -86,7 +86,7 @@ def test_report_without_truth_marks_no_best(crowd: object) -> None:
     html = build_report(crowd.answers.with_truth(None), ["mv", "ds"])
     assert 'class="best"' not in html and "No true labels" in html
     assert "training-table" not in html and "<th>truth</th>" not in html
-    assert html.count("data:image/png;base64,") == 1  # majority vote: no confusion matrices
+    assert html.count("data:image/png;base64,") == 2  # majority vote: no confusion matrices
     assert "mv learns no per-worker confusion matrices" in html
 
 
@@ -119,7 +119,7 @@ def test_report_in_headless_chromium(crowd_csv: tuple[Path, Path], fit_dir: Path
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
     assert _tables(dom) == [*TABLES, "training-table"]
-    assert dom.count('src="data:image/png;base64,') == 3
+    assert dom.count('src="data:image/png;base64,') == 4
     assert "Most ambiguous tasks" in dom
     assert _console_errors(done.stderr) == []
     # the check sees a page error: the same page with a failing script

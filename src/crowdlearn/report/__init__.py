@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CrowdlearnError
-from ._figures import figure_uri
+from ._figures import figure_uri, plot_ambiguity
 
 __all__ = ["build_report", "report_context", "render_report", "write_report"]
 
@@ -178,6 +178,7 @@ def report_context(answers: Any, strategies: Sequence[str] = ("default",), *,
                  for i, v in zip(top, _votes_text(counts, top, classes), strict=True)]
 
     figures = {"workers": figure_uri(plot_worker_quality(w))}
+    figures["ambiguity"] = figure_uri(plot_ambiguity(t[key], key))
     notes: dict[str, str] = {}
     conf = est.result_arrays().get("confusions")
     if conf is not None and np.ndim(conf) == 3:
