@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from crowdlearn.aggregate.comparison import comparison_order
 from crowdlearn.cli import main
+from crowdlearn.errors import CrowdlearnError
 from crowdlearn.report import build_report
 from crowdlearn.simulate import simulate
 
@@ -149,3 +151,16 @@ def _console_errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines()
             if "Uncaught" in line or "net::ERR" in line
             or re.search(r"CONSOLE[:(]|console\(", line, re.IGNORECASE)]
+
+
+def test_report_of_a_clean_crowd_and_every_strategy() -> None:
+    clean = simulate(120, 2, workers=[("one-coin", 5, {"skill": 0.9})], answers_per_task=3,
+                     seed=2)
+    html = build_report(clean.answers, ["all"], random_state=0)
+    assert "No worker is flagged." in html and "flagged-table" not in html
+    comparison = html.split('id="comparison-table"')[1].split("</table>")[0]
+    assert comparison.count("<tr") == 1 + len(comparison_order())  # header + every strategy
+    three = simulate(60, 3, workers=[("one-coin", 4, {"skill": 0.9})], answers_per_task=3,
+                     seed=2)
+    with pytest.raises(CrowdlearnError, match="two classes only"):
+        build_report(three.answers, ["kos"])
