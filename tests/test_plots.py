@@ -92,3 +92,25 @@ def test_import_is_lazy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_confusions_worker_selection_is_named_in_the_title() -> None:
+    est = confusions(20, 3)
+    est[7] = np.full((3, 3), 1 / 3)  # the worst: a uniform spammer
+    activity = np.arange(20)  # worker 19 the most active
+    fig = plot_confusions(est, activity=activity, max_workers=4)
+    title = fig._suptitle.get_text()
+    assert "the most active 4 of 20 annotators (16 left out)" in title
+    assert [ax.get_title() for ax in fig.axes[:4]] == [f"annotator {i}" for i in (19, 18, 17, 16)]
+    worst = plot_confusions(est, workers="worst", max_workers=1)
+    assert worst.axes[0].get_title() == "annotator 7"
+    assert "the worst (lowest mean diagonal) 1 of 20" in worst._suptitle.get_text()
+    first = plot_confusions(est)  # no activity: the first 12, and the title says so
+    assert "first 12 of 20 annotators (8 left out)" in first._suptitle.get_text()
+    chosen = plot_confusions(est, workers=[3, 5])
+    assert "selected 2 of 20 annotators (18 left out)" in chosen._suptitle.get_text()
+    assert plot_confusions(est[:3])._suptitle is None  # all shown: no note
+    with pytest.raises(ValueError, match="activity"):
+        plot_confusions(est, workers="most-active")
+    with pytest.raises(ValueError, match="one of"):
+        plot_confusions(est, workers="best")

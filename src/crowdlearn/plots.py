@@ -28,10 +28,11 @@ def plot_confusions(
     estimated: Any,
     true: Any = None,
     *,
-    workers: Sequence[int] | np.ndarray | None = None,
+    workers: Sequence[int] | np.ndarray | str | None = None,
     classes: Sequence[Any] | None = None,
     worker_names: Sequence[Any] | None = None,
     max_workers: int = 12,
+    activity: Sequence[int] | np.ndarray | None = None,
     match: bool = True,
     show_error: bool = True,
     path: str | os.PathLike[str] | None = None,
@@ -51,13 +52,20 @@ def plot_confusions(
     true:
         The true confusion matrices, same shape, or ``None``.
     workers:
-        Indices of the annotators to show; default the first ``max_workers``.
+        Which annotators to show: indices, or ``"most-active"`` (the ``max_workers`` with the
+        most answers, from ``activity``), ``"worst"`` (the ``max_workers`` with the largest
+        L1 error against ``true``, or without it the lowest mean diagonal), ``"first"``.
+        Default ``"most-active"`` when ``activity`` is given, else ``"first"``. When some
+        annotators are left out, the figure's title says which are shown and how many are
+        left out.
     classes:
         Class names for the axes (default ``0 .. K-1``).
     worker_names:
         Names of all ``M`` annotators for the titles (default ``annotator <index>``).
     max_workers:
-        How many annotators to show when ``workers`` is not given.
+        How many annotators to show when ``workers`` is not a list of indices.
+    activity:
+        Answers given by each of the ``M`` annotators (for ``"most-active"``).
     match:
         With ``true``: reorder the estimated classes by the permutation shared by all
         annotators that best matches the true ones (as
@@ -97,17 +105,6 @@ def plot_confusions(
     else:
         tru, est = _confusion_pair(true, est)
     n_annot, k = est.shape[0], est.shape[1]
-    if workers is None:
-        if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
-        shown = np.arange(min(n_annot, max_workers))
-    else:
-        shown = np.asarray(workers, dtype=np.int64).reshape(-1)
-        if len(shown) == 0:
-            raise ValueError("workers is empty")
-        if shown.min() < -n_annot or shown.max() >= n_annot:
-            raise IndexError(f"worker index out of range 0..{n_annot - 1}")
-        shown = shown % n_annot
     if worker_names is not None and len(worker_names) != n_annot:
         raise ValueError(f"{len(worker_names)} worker names for {n_annot} annotators")
     names = [str(c) for c in classes] if classes is not None else [str(i) for i in range(k)]
@@ -124,12 +121,21 @@ def plot_confusions(
         if show_error:
             errors = per_annotator_confusion_error(tru, est, match=False)
 
+    selection, shown = _select_workers(workers, est, tru, n_annot, max_workers, activity,
+                                       errors)
     panels = [("true", tru), ("estimated", est)] if tru is not None else [("estimated", est)]
     n_rows, n_cols = len(panels), len(shown)
+    notes = []
+    if len(np.unique(shown)) < n_annot:
+        left_out = n_annot - len(np.unique(shown))
+        notes.append(f"{selection} {len(shown)} of {n_annot} annotators ({left_out} left out)")
+    if reordered:
+        notes.append("estimated classes reordered to match the true ones")
     # a fixed layout in inches (constrained layout takes seconds with many panels)
     side = 1.4 + 0.1 * k
     gap_x, gap_y = 0.25, 0.55  # between panels (room for two-line titles)
-    left, right, bottom, top = 0.75, 1.1, 0.35 + 0.06 * max(len(n) for n in names), 0.75
+    left, right, bottom = 0.75, 1.1, 0.35 + 0.06 * max(len(n) for n in names)
+    top = 0.75 + 0.17 * len(notes)
     width = left + right + n_cols * side + (n_cols - 1) * gap_x
     height = bottom + top + n_rows * side + (n_rows - 1) * gap_y
     fig = Figure(figsize=(width, height))
@@ -157,12 +163,54 @@ def plot_confusions(
     bar = fig.add_axes((1 - (right - 0.25) / width, bottom / height, 0.15 / width,
                         (height - bottom - top) / height))
     fig.colorbar(image, cax=bar, label="probability")
-    if reordered:
-        fig.suptitle("estimated classes reordered to match the true ones", fontsize=9,
-                     y=1 - 0.1 / height, va="top")
+    if notes:
+        fig.suptitle("\n".join(notes), fontsize=9, y=1 - 0.05 / height, va="top")
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+_SELECTIONS = ("most-active", "worst", "first")
+
+
+def _select_workers(workers: Any, est: np.ndarray, tru: np.ndarray | None, n_annot: int,
+                    max_workers: int, activity: Any, errors: np.ndarray | None = None
+                    ) -> tuple[str, np.ndarray]:
+    """(how the annotators were chosen, in words; their indices) for :func:`plot_confusions`."""
+    if workers is None:
+        workers = "most-active" if activity is not None else "first"
+    if isinstance(workers, str):
+        if workers not in _SELECTIONS:
+            raise ValueError(f"workers must be one of {', '.join(_SELECTIONS)} or indices, "
+                             f"got {workers!r}")
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        n = min(n_annot, max_workers)
+        if workers == "first":
+            return "first", np.arange(n)
+        if workers == "most-active":
+            if activity is None:
+                raise ValueError("workers='most-active' needs activity (answers per annotator)")
+            act = np.asarray(activity, dtype=np.float64).reshape(-1)
+            if len(act) != n_annot:
+                raise ValueError(f"{len(act)} activity counts for {n_annot} annotators")
+            return "the most active", np.argsort(-act, kind="stable")[:n]
+        if tru is not None:
+            from .metrics import per_annotator_confusion_error
+
+            badness = errors if errors is not None else \
+                per_annotator_confusion_error(tru, est, match=False)
+            how = "the worst (largest L1 error)"
+        else:
+            badness = -np.trace(est, axis1=1, axis2=2)
+            how = "the worst (lowest mean diagonal)"
+        return how, np.argsort(-np.asarray(badness), kind="stable")[:n]
+    shown = np.asarray(workers, dtype=np.int64).reshape(-1)
+    if len(shown) == 0:
+        raise ValueError("workers is empty")
+    if shown.min() < -n_annot or shown.max() >= n_annot:
+        raise IndexError(f"worker index out of range 0..{n_annot - 1}")
+    return "selected", shown % n_annot
 
 
 def _confusion_ticks(ax: Axes, names: list[str], *, left: bool, bottom: bool) -> None:

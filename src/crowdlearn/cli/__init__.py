@@ -20,8 +20,8 @@ import sys
 from collections.abc import Sequence
 
 #: sub-command modules, in the order ``crowdlearn --help`` lists them
-COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "identify", "fit",
-                             "train", "experiment", "datasets", "demo")
+COMMANDS: tuple[str, ...] = ("info", "convert", "simulate", "aggregate", "identify", "report",
+                             "fit", "train", "experiment", "datasets", "demo")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -570,6 +570,7 @@ def write_fit_results(
             if clf.confusions_ is not None:
                 plot_confusions(clf.confusions_, true_confusions, classes=list(classes),
                                 worker_names=[str(w) for w in clf.worker_ids_],
+                                activity=answers.answers_per_worker(),
                                 path=tmp / "confusions.png")
                 written.append("confusions.png")
             plot_training_history(clf.history_, path=tmp / "history.png")
