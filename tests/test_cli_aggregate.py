@@ -135,6 +135,7 @@ def test_no_strategy_runs_the_default(
     out = tmp_path / "d"
     assert main(["aggregate", str(answers), "-o", str(out), "--quiet"]) == 0
     (summary,) = out.glob("summary_*.json")
+    assert summary.name.endswith("_pooled-ds.json")  # named after the strategy that ran
     assert json.loads(summary.read_text())["strategy"] == "pooled-ds"
 
 

@@ -101,7 +101,9 @@ def _run(args: argparse.Namespace) -> int:
     params = {**bracket, **_with_seed(cls, extra, args.seed)}
     est = make_strategy(name, **params)
     est.fit(answers, gold=gold)
-    paths = write_results(est, out_dir, strategy=args.strategy, hard=args.hard)
+    # files are named after -s as typed (peerannot's rule); without -s, after the strategy run
+    spec = cls.name if args.strategy == DEFAULT_STRATEGY else args.strategy
+    paths = write_results(est, out_dir, strategy=spec, hard=args.hard)
     if not args.quiet:
         s = summarize(est, cls.name)
         line = (f"{cls.name}: {answers.n_tasks} tasks, {answers.n_answers} answers, "
