@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, positional: str = "d
     parser.add_argument("--label-col", default="label", help="name of the label column")
 
 
+def default_out_dir(data: str, name: str) -> Path:
+    """Where a command's results go without ``-o``: ``DATA/NAME`` for a folder, else
+    ``<file stem>_NAME`` beside the file."""
+    path = Path(data)
+    if path.is_dir():
+        return path / name
+    return path.with_name(f"{path.stem}_{name}")
+
+
 def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answers:
     """Read the answers named on the command line with the common options.
 
@@ -70,8 +80,6 @@ def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answe
 def _truth_columns(args: argparse.Namespace) -> tuple[str, str] | None:
     """(task column, truth column) of a ``--truth`` table the readers' default rule does not
     cover; ``None`` when it does (no table, or a plain ``task,truth`` table)."""
-    from pathlib import Path
-
     truth_col = getattr(args, "truth_col", None)
     if not args.truth:
         if truth_col is not None:

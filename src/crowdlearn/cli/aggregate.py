@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from . import add_command
-from ._common import add_input_arguments, format_table, load_answers, parse_params
+from ._common import (
+    add_input_arguments,
+    default_out_dir,
+    format_table,
+    load_answers,
+    parse_params,
+)
 
 #: what ``-s`` defaults to: Dawid-Skene with partially pooled confusions (aggregate/default.py)
 DEFAULT_STRATEGY = "default"
@@ -67,14 +73,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def default_out_dir(data: str) -> Path:
-    """Where results go when ``-o`` is not given."""
-    path = Path(data)
-    if path.is_dir():
-        return path / "labels"
-    return path.with_name(f"{path.stem}_labels")
-
-
 def run(args: argparse.Namespace) -> int:
     from ..aggregate._em import quiet_progress
 
@@ -88,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..aggregate.results import summarize, write_results
     from ..io._atomic import check_writable
 
-    out_dir = Path(args.out) if args.out else default_out_dir(args.data)
+    out_dir = Path(args.out) if args.out else default_out_dir(args.data, "labels")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     answers = load_answers(args)
     gold = _read_gold(args.gold, answers)

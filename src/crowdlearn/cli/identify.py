@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import add_command
-from ._common import add_input_arguments, format_table, load_answers
+from ._common import add_input_arguments, default_out_dir, format_table, load_answers
 
 EXAMPLE = """\
 crowdlearn identify answers.csv -o diag/
@@ -54,14 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def default_out_dir(data: str) -> Path:
-    """Where results go when ``-o`` is not given."""
-    path = Path(data)
-    if path.is_dir():
-        return path / "identify"
-    return path.with_name(f"{path.stem}_identify")
-
-
 def _metric_names(items: list[str] | None) -> list[str] | None:
     if items is None:
         return None
@@ -90,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..identify.workers import PERMUTATION_MARGIN, SPAM_THRESHOLD
     from ..io._atomic import atomic_update, check_writable
 
-    out_dir = Path(args.out) if args.out else default_out_dir(args.data)
+    out_dir = Path(args.out) if args.out else default_out_dir(args.data, "identify")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     metrics = _metric_names(args.metrics)
     if args.plot and metrics is not None and "all" not in metrics:

@@ -859,8 +859,7 @@ def _check_sizes(record: DatasetRecord, meta: dict[str, Any], log: Log) -> None:
            "answers": meta.get("n_answers", None)}
     want = {"tasks": record.n_tasks, "workers": record.n_workers, "answers": record.n_answers}
     diff = [f"{k} {got[k]:,} (published: {want[k]:,})" for k in want
-            if want[k] is not None and got[k] is not None and got[k] != want[k]
-            and not (k == "answers" and meta.get("duplicate_answers_dropped"))]
+            if want[k] is not None and got[k] is not None and got[k] != want[k]]
     if diff:
         log(f"note: {record.name} differs from the published sizes: {', '.join(diff)}")
 
