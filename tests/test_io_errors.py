@@ -104,7 +104,7 @@ def test_non_integer_label_where_integers_are_required(tmp_path: Path) -> None:
         read(tmp_path)
     floats = text_file(tmp_path, "f.csv", "task,worker,label\n1,1,0\n1,2,2.5\n")
     with pytest.raises(DataError, match=r"f.csv: line 3: field 'label': non-integer value 2.5"):
-        read(floats)
+        read(floats, kind="classification")  # undeclared, 2.5 makes them real values
 
 
 # ---------------------------------------------------------------------- matrices

@@ -120,7 +120,7 @@ def test_huge_truth_index_array(tmp_path: Path) -> None:
 def test_non_integer_float_labels_are_refused(tmp_path: Path) -> None:
     path = text_file(tmp_path, "a.csv", "task,worker,label\n1,a,0.5\n2,a,1\n")
     with pytest.raises(DataError, match=r"a.csv: line 2: field 'label': non-integer value 0.5"):
-        read(path)
+        read(path, kind="classification")  # undeclared, 0.5 makes them real values
 
 
 def test_long_integer_ids_stay_exact(tmp_path: Path) -> None:

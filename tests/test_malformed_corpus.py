@@ -204,12 +204,16 @@ def _(d: Path) -> Case:
 
 @case("non-integer label")
 def _(d: Path) -> Case:
-    return csv_case(d, "task,worker,label\n1,a,0\n1,b,0.5\n")
+    # declared class labels: undeclared, non-whole numbers are real values (regression)
+    return Case(write_text(d / "answers.csv", "task,worker,label\n1,a,0\n1,b,0.5\n"), "answers.csv",
+                {"kind": "classification"}, ["--kind", "classification"])
 
 
 @case("mixed integer and float labels")
 def _(d: Path) -> Case:
-    return csv_case(d, "task,worker,label\n1,a,1\n1,b,2.5\n2,a,3\n")
+    # declared class labels: undeclared, non-whole numbers are real values (regression)
+    return Case(write_text(d / "answers.csv", "task,worker,label\n1,a,1\n1,b,2.5\n2,a,3\n"),
+                "answers.csv", {"kind": "classification"}, ["--kind", "classification"])
 
 
 @case("negative label")

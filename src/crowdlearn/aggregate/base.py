@@ -34,6 +34,7 @@ import numpy as np
 
 from ..answers import Answers
 from ..errors import CrowdlearnError, DataError, MissingColumnError, NotFittedError
+from ..kinds import refuse_kind
 from ..params import Param, check_params, specs_of
 from ._em import clamp_gold, fit_progress, gold_context
 
@@ -237,6 +238,7 @@ class Aggregator:
         if true_labels is not None and gold is not None:
             raise TypeError("give gold labels once: true_labels or gold, not both")
         gold = true_labels if gold is None else gold
+        refuse_kind(self.name or type(self).__name__, "classification", data)
         answers, from_frame = _as_answers(data)
         gold_idx = gold_indices(answers, gold)
         if self.binary_only and answers.n_classes != 2 and answers.n_answers:

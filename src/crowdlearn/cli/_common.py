@@ -41,6 +41,20 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, positional: str = "d
                         help="name of the task column of a table (default: task, or item)")
     parser.add_argument("--worker-col", default="worker", help="name of the worker column")
     parser.add_argument("--label-col", default="label", help="name of the label column")
+    add_kind_arguments(parser)
+
+
+def add_kind_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--kind`` (the answer kind, crowdlearn.kinds) and ``--missing`` (a matrix's marker)."""
+    from ..kinds import KINDS
+
+    parser.add_argument("--kind", default=None, choices=KINDS,
+                        help="answer kind: class labels (classification), real values "
+                        "(regression) or tag sequences; default: detected (real values when "
+                        "the answers are numbers not all whole, else classification)")
+    parser.add_argument("--missing", type=float, default=None, metavar="VALUE",
+                        help="no-answer marker of a regression CrowdLayer matrix (e.g. "
+                        "999999999 for MovieReviews' answers.txt); implies --kind regression")
 
 
 def default_out_dir(data: str, name: str) -> Path:
@@ -66,8 +80,11 @@ def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answe
         return read(getattr(args, positional), format=args.input_format, truth=truth,
                     duplicates=args.duplicates, task_col=args.task_col,
                     worker_col=args.worker_col, label_col=args.label_col,
-                    classes=_class_list(getattr(args, "classes", None)))
+                    classes=_class_list(getattr(args, "classes", None)),
+                    kind=getattr(args, "kind", None), missing=getattr(args, "missing", None))
 
+    if getattr(args, "kind", None) == "regression" or getattr(args, "missing", None) is not None:
+        return answers(args.truth)  # regression truth: read by crowdlearn.io.real
     columns = _truth_columns(args)
     if columns is None:
         return answers(args.truth)

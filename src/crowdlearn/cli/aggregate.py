@@ -89,6 +89,11 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else default_out_dir(args.data, "labels")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     answers = load_answers(args)
+    from ._regression import refuse_regression_strategy, run_regression
+
+    if getattr(answers, "kind", "classification") == "regression":
+        return run_regression(args, answers, out_dir, DEFAULT_STRATEGY)
+    refuse_regression_strategy(args.strategy)
     gold = _read_gold(args.gold, answers)
     extra = parse_params(args.param)
     if args.strategy.strip().lower() == "all":

@@ -44,6 +44,7 @@ from .truth import read_truth, sibling_truth, write_truth
 
 if TYPE_CHECKING:
     from ..answers import Answers
+    from ..real import RealAnswers
 
 __all__ = [
     "FORMATS",
@@ -80,7 +81,9 @@ def read(
     duplicates: str = "error",
     name: str | None = None,
     sep: str | None = None,
-) -> Answers:
+    kind: str | None = None,
+    missing: float | None = None,
+) -> Answers | RealAnswers:
     """Read crowd answers from a file, a folder or a pandas DataFrame.
 
     Parameters
@@ -107,10 +110,17 @@ def read(
         Data set name (default: the file stem, the folder name or peerannot's metadata name).
     sep:
         Field separator of a text table or matrix.
+    kind:
+        ``"classification"``, ``"regression"`` or ``None`` (detected: real values when a
+        table's value column or a matrix holds numbers that are not all whole;
+        :mod:`crowdlearn.kinds`). Regression answers come back as a
+        :class:`~crowdlearn.real.RealAnswers` (:mod:`crowdlearn.io.real`).
+    missing:
+        The no-answer marker of a regression CrowdLayer matrix (e.g. ``999999999``).
 
     Returns
     -------
-    Answers
+    Answers or RealAnswers
 
     Raises
     ------
@@ -118,6 +128,14 @@ def read(
         Missing file, unknown format, or bad content (message names the file and the place).
     """
     fmt = detect_format(source) if format is None else _check_format(format)
+    real = _real_kind(source, fmt, kind, missing, label_col, sep, task_col,
+                      declared=classes is not None or n_classes is not None)
+    if real:
+        from .real import read_real
+
+        return read_real(source, fmt, task_col=task_col, worker_col=worker_col,
+                         label_col=label_col, truth=truth, missing=missing,
+                         duplicates=duplicates, name=name, sep=sep)
     if fmt == "frame" or fmt in ("csv", "tsv", "parquet"):
         return read_table(
             source, task_col=task_col, worker_col=worker_col, label_col=label_col, truth=truth,
@@ -175,6 +193,33 @@ def write(
     if fmt == "truth-inference":
         return write_truth_inference(answers, path)
     return write_crowdlayer(answers, path)
+
+
+def _real_kind(source: Any, fmt: str, kind: str | None, missing: float | None,
+               label_col: str, sep: str | None, task_col: str | None,
+               declared: bool = False) -> bool:
+    """Whether to read real values (regression); the kind is decided in crowdlearn.kinds.
+    Declared classes mean class labels."""
+    from ..kinds import check_kind
+
+    kind = check_kind(kind)
+    if kind == "sequence":
+        raise DataError("sequence answers are not read by crowdlearn.io.read",
+                        source=str(source) if not hasattr(source, "columns") else "DataFrame")
+    if kind == "regression":
+        return True
+    if kind == "classification":
+        if missing is not None:
+            raise DataError("a missing-value marker applies to regression matrices (-1 marks a "
+                            "missing class label)", source=str(source))
+        return False
+    if missing is not None:
+        return True
+    if declared:
+        return False
+    from .real import looks_real
+
+    return looks_real(source, fmt, label_col=label_col, sep=sep, task_col=task_col)
 
 
 def _check_format(fmt: str) -> str:
