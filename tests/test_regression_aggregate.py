@@ -209,3 +209,22 @@ def test_cli_refuses_crossed_kinds_in_one_line(tmp_path, capsys) -> None:
 def test_metrics() -> None:
     assert r2_score([1, 2, 3], [1, 2, 3]) == 1.0
     assert mae([0, 1, np.nan], [1, 1, 5]) == 0.5
+
+
+def test_cli_simulate_regression_saves_true_parameters_and_info_describes(tmp_path,
+                                                                          capsys) -> None:
+    out = tmp_path / "sim"
+    assert main(["simulate", "--kind", "regression", "-o", str(out), "--n-tasks", "400",
+                 "--workers", "good:6,biased:2,scaled:1,adversarial:1", "--seed", "1",
+                 "--quiet"]) == 0
+    workers = pd.read_csv(out / "workers.csv")
+    assert list(workers.columns) == ["worker", "type", "scale", "bias", "noise_sd"]
+    assert (workers["scale"][workers["type"] == "adversarial"] < 0).all()
+    assert main(["info", str(out / "answers.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "regression" in text and "tasks 400, workers 10, answers 2000" in text
+    assert "answers per task: min 5" in text and "R^2" in text
+    assert main(["aggregate", str(out / "answers.csv"), "-s", "bias-scale", "-o",
+                 str(tmp_path / "agg"), "--quiet"]) == 0
+    est = pd.read_csv(tmp_path / "agg" / "workers_answers_bias-scale.csv")
+    np.testing.assert_allclose(est["scale"], workers["scale"], atol=0.15)

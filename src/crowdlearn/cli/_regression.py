@@ -55,3 +55,97 @@ def run_regression(args: argparse.Namespace, answers: Any, out_dir: Path, defaul
                         for _, s, _ in rows],
                        ["strategy", "R^2", "MAE", "iterations", "seconds"]))
     return 0
+
+
+def info_regression(args: argparse.Namespace, answers: Any) -> int:
+    """``crowdlearn info`` on real-valued answers: sizes, value range, per-task counts."""
+    import json
+
+    from .info import histogram
+
+    s = answers.summary()
+    s["path"] = str(args.path)
+    s["answers_per_task"]["histogram"] = histogram(answers.answers_per_task())
+    s["answers_per_worker"]["histogram"] = histogram(answers.answers_per_worker())
+    if args.json:
+        from ..aggregate.regression.results import _finite
+
+        print(json.dumps(_finite(s), indent=2, ensure_ascii=False))
+        return 0
+    v = s["values"] or {}
+    lines = [f"{s['path']}: {s['name']} (regression: real-valued answers)",
+             f"  tasks {s['n_tasks']}, workers {s['n_workers']}, answers {s['n_answers']}"]
+    if v:
+        lines.append(f"  values: min {v['min']:g}, max {v['max']:g}, mean {v['mean']:.4g}, "
+                     f"sd {v['sd']:.4g}, {v['distinct']} distinct")
+    for key, what in (("answers_per_task", "answers per task"),
+                      ("answers_per_worker", "answers per worker")):
+        d = s[key]
+        lines.append(f"  {what}: min {d['min']}, median {d['median']:g}, mean "
+                     f"{d['mean']:.3g}, max {d['max']}")
+    if s["tasks_without_answers"]:
+        lines.append(f"  tasks without answers: {s['tasks_without_answers']}")
+    lines.append(f"  tasks with truth: {s['n_tasks_with_truth']}")
+    if "mean_scores" in s:
+        m = s["mean_scores"]
+        lines.append(f"  mean of the answers vs truth: R^2 {m['r2']:.4f}, MAE {m['mae']:.4f}, "
+                     f"RMSE {m['rmse']:.4f}")
+    print("\n".join(lines))
+    return 0
+
+
+def simulate_regression_cli(args: argparse.Namespace) -> int:
+    """``crowdlearn simulate --kind regression``: answers.csv (task,worker,value), its truth,
+    workers.csv (each worker's type and true scale, bias, noise sd), features.csv with
+    ``--features``, settings.json."""
+    import json
+    import secrets
+
+    import pandas as pd
+
+    from ..io._atomic import atomic_dir, check_writable
+    from ..io._common import write_delimited
+    from ..io.real import write_real_table
+    from ..simulate import SimulationError
+    from ..simulate.regression import simulate_regression
+
+    check_writable(args.out, option="-o")
+    if args.seed is None:
+        args.seed = secrets.randbits(32)
+    mix = None
+    if args.workers:
+        mix = {}
+        for part in args.workers.split(","):
+            name, _, frac = part.partition(":")
+            try:
+                mix[name.strip()] = int(frac)
+            except ValueError as exc:
+                raise SimulationError(f"--workers: bad count in {part!r} (TYPE:COUNT,...)") \
+                    from exc
+    n_workers = sum(mix.values()) if mix else (args.n_workers or 30)
+    crowd = simulate_regression(
+        args.n_tasks, n_workers, answers_per_task=args.answers_per_task or 5,
+        mix=mix, n_features=args.features or 0, activity=args.activity, seed=args.seed,
+        name=args.name)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise SimulationError(f"{out} is not empty (--force replaces it)")
+    files = ["answers.csv", "answers.truth.csv", "workers.csv", "settings.json"]
+    with atomic_dir(out) as stage:
+        write_real_table(crowd.answers, stage / "answers.csv")
+        write_delimited(crowd.workers_frame(), stage / "workers.csv")
+        if crowd.features is not None:
+            feats = pd.DataFrame(crowd.features,
+                                 columns=[f"x{i}" for i in range(crowd.features.shape[1])])
+            feats.insert(0, "task", crowd.answers.task_ids)
+            write_delimited(feats, stage / "features.csv")
+            files.insert(3, "features.csv")
+        settings = {"kind": "regression", "seed": args.seed, **crowd.settings}
+        (stage / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+    if not args.quiet:
+        counts = ", ".join(f"{v} {k}" for k, v in crowd.settings["mix"].items() if v)
+        print(f"Simulated a regression crowd: {crowd.answers.n_tasks} tasks, "
+              f"{crowd.answers.n_workers} workers ({counts}), {crowd.answers.n_answers} "
+              f"answers, seed {args.seed}.")
+        print(f"Wrote {', '.join(files)} to {out}.")
+    return 0

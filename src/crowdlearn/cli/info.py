@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     answers = load_answers(args, positional="path")
+    if getattr(answers, "kind", "classification") == "regression":
+        from ._regression import info_regression
+
+        return info_regression(args, answers)
     summary = answers.summary()
     summary["path"] = str(args.path)
     summary["answers_per_task"]["histogram"] = histogram(answers.answers_per_task())

@@ -89,6 +89,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace the output folder if it exists and is not empty")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--kind", choices=("classification", "regression"), default="classification",
+                   help="regression: real-valued answers from good, biased, noisy, scaled and "
+                   "adversarial workers (--workers good:COUNT,biased:COUNT,...), written as "
+                   "answers.csv (task,worker,value), answers.truth.csv, workers.csv (each "
+                   "worker's true type, scale, bias and noise sd) and settings.json")
     p.set_defaults(func=run)
 
 
@@ -246,6 +251,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..io._atomic import check_writable
 
+    if getattr(args, "kind", "classification") == "regression":
+        from ._regression import simulate_regression_cli
+
+        return simulate_regression_cli(args)
     check_writable(args.out, option="-o")  # before any work
     if args.seed is None:
         args.seed = secrets.randbits(32)
