@@ -13,10 +13,12 @@ from .backbones import available_backbones, make_backbone
 from .classifier import CrowdClassifier, split_tasks
 from .data import Batch, CrowdData
 from .heads import available_heads, make_head
+from .regressor import CrowdRegressor
 from .train import CrowdModel, TrainConfig, TrainResult, train
 
 __all__ = [
-    "Batch", "CrowdClassifier", "CrowdData", "CrowdModel", "TrainConfig", "TrainResult",
+    "Batch", "CrowdClassifier", "CrowdData", "CrowdModel", "CrowdRegressor",
+    "TrainConfig", "TrainResult",
     "available_backbones", "available_heads", "make_backbone", "make_head", "split_tasks",
     "train",
 ]

@@ -105,10 +105,13 @@ class CrowdData:
         self.transform = transform
         self.n_tasks = answers.n_tasks
         self.n_workers = answers.n_workers
-        self.n_classes = answers.n_classes
+        self.n_classes = getattr(answers, "n_classes", 1)  # regression: one output
         self.indptr = torch.tensor(answers.task_indptr, dtype=torch.int64, device=self.device)
         self.workers = torch.tensor(answers.worker, dtype=torch.int64, device=self.device)
-        self.labels = torch.tensor(answers.label, dtype=torch.int64, device=self.device)
+        if getattr(answers, "kind", "classification") == "regression":  # real values (float32)
+            self.labels = torch.tensor(answers.value, dtype=torch.float32, device=self.device)
+        else:
+            self.labels = torch.tensor(answers.label, dtype=torch.int64, device=self.device)
 
     @property
     def item_shape(self) -> tuple[int, ...]:

@@ -35,12 +35,13 @@ Identifiability (bias + scale)
 ------------------------------
 ``z -> c z + d`` with ``a_w -> a_w / c``, ``b_w -> b_w - a_w d / c`` leaves the likelihood
 unchanged, so the truth's scale and offset are fixed by an anchor: after every M-step the
-parameters are moved along this family so that the *typical worker is unbiased and unscaled*:
-the answer-weighted median of ``a_w`` is 1, then the answer-weighted median of ``b_w`` is 0 (a
-median, so that a minority of scaled, biased or adversarial workers does not shift the units);
-the prior's ``mu`` and ``tau`` move with them. Estimates are therefore in the units of the
-crowd's typical worker. If the median scale is negative (most answers adversarial) the signs
-flip so that it is positive: no model can tell a crowd of adversaries from honest workers.
+parameters are moved along this family so that the answer-weighted *median* of ``a_w`` is 1
+(a median, so that a minority of scaled or adversarial workers does not change the units), then
+the answer-weighted *median* of ``b_w`` is 0 (the typical worker is unbiased); the prior's
+``mu`` and ``tau`` move with them. When most workers are biased, the estimates are in the
+units of the typical (median) worker, which no model can tell from the truth. If the median
+scale is negative (most answers adversarial) the signs flip so that it is positive: no model
+can tell a crowd of adversaries from honest workers.
 
 Convergence: iterations stop when no task's posterior mean moves by more than ``tol`` times the
 answers' standard deviation, or after ``max_iter`` iterations (a
