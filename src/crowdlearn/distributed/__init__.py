@@ -75,7 +75,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
     if n < 1:
         raise CrowdlearnError(f"--workers must be at least 1, got {n}")
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           memory_limit=memory_limit, dashboard_address=None,
+                           memory_limit=memory_limit, dashboard_address=":0",
                            local_directory=local_directory)
     client = Client(cluster)
     try:

@@ -48,7 +48,7 @@ def make_estimator(name: str, params: dict[str, Any], attrs: dict[str, Any], ind
     est.log_likelihood_ = attrs.get("log_likelihood_")
     est.fit_seconds_ = seconds
     est.answers_ = index
-    est._arrays = {}
+    est._arrays = {"labels": np.zeros(0, dtype=np.int64)}  # (not collected: on the cluster)
     if probas is not None:
         est.probas_, est.labels_ = probas, labels
         est._arrays = {"labels": np.asarray(labels), "probas": probas}
