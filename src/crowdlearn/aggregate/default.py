@@ -126,6 +126,17 @@ class _PooledParams(NamedTuple):
     pooled_mk: np.ndarray  # (answer, true class): the crowd's confusion
 
 
+def pooled_confusions(counts: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The M-step from the expected counts ``N[w, l, k]`` (workers, answer, true class): each
+    worker's confusions shrunk with strength ``s`` towards the pooled confusion, and the pooled
+    confusion (answer, true class). Shared by the in-memory and the Dask paths."""
+    pooled = counts.sum(axis=0) + 1.0
+    pooled /= pooled.sum(axis=0, keepdims=True)
+    conf = counts + s * pooled[None]
+    conf /= conf.sum(axis=1, keepdims=True)
+    return conf, pooled
+
+
 @register("pooled-ds", "default")
 class PooledDawidSkene(_DSFamily):
     r"""Dawid-Skene with each worker's confusions shrunk towards the crowd's pooled confusion.
@@ -182,11 +193,7 @@ class PooledDawidSkene(_DSFamily):
         design = _Design(answers)
 
         def m_step(probas: np.ndarray) -> _PooledParams:
-            counts = design.counts(probas)  # (workers, answer, true class)
-            pooled = counts.sum(axis=0) + 1.0
-            pooled /= pooled.sum(axis=0, keepdims=True)
-            conf = counts + s * pooled[None]
-            conf /= conf.sum(axis=1, keepdims=True)
+            conf, pooled = pooled_confusions(design.counts(probas), s)
             return _PooledParams(conf, _class_priors(probas), pooled)
 
         def e_step(params: _PooledParams) -> tuple[np.ndarray, float]:

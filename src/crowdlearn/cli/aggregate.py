@@ -70,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "other tasks and on the gold tasks apart")
     p.add_argument("--quiet", action="store_true",
                    help="print nothing but errors (and no progress bar)")
+    from ._dask import add_dask_arguments
+
+    add_dask_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -86,6 +89,10 @@ def _run(args: argparse.Namespace) -> int:
     from ..aggregate.results import summarize, write_results
     from ..io._atomic import check_writable
 
+    if args.engine == "dask":
+        from ._dask import run_dask
+
+        return run_dask(args, DEFAULT_STRATEGY)
     out_dir = Path(args.out) if args.out else default_out_dir(args.data, "labels")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     answers = load_answers(args)

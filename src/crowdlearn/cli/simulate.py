@@ -32,7 +32,7 @@ crowdlearn simulate -o sim/ --n-classes 4 --n-workers 10 --features 16 --seed 0 
 #: shown in --help only (the authoritative list is crowdlearn.simulate.MODELS, checked in run)
 _MODEL_NAMES = ("perfect, spammer, hammer-spammer, symmetric, one-coin, diagonal, adversarial, "
                 "separable-uniform")
-FORMATS = ("peerannot", "csv")
+FORMATS = ("peerannot", "csv", "parquet")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +84,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--separation", type=float, default=3.0,
                    help="with --features: distance of the class means from the origin, in noise "
                    "standard deviations (larger is easier)")
-    p.add_argument("--format", choices=FORMATS, default="peerannot", help="answers format")
+    p.add_argument("--format", choices=FORMATS, default="peerannot",
+                   help="answers format; parquet: a partitioned data set written chunk by "
+                   "chunk (part-NNNNN.parquet, truth in _truth/), for crowds too large for "
+                   "memory and for crowdlearn aggregate --engine dask")
+    p.add_argument("--partitions", type=int, default=None, metavar="N",
+                   help="with --format parquet: number of files, each a disjoint set of tasks "
+                   "simulated with its own seed derived from --seed (default: one per million "
+                   "answers)")
     p.add_argument("--name", default="simulated", help="data set name")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder if it exists and is not empty")
@@ -262,6 +269,12 @@ def run(args: argparse.Namespace) -> int:
         from ..simulate import SimulationError
 
         raise SimulationError(f"--features must be at least 1, got {args.features}")
+    if args.partitions is not None and args.format != "parquet":
+        from ..simulate import SimulationError
+
+        raise SimulationError("--partitions goes with --format parquet")
+    if args.format == "parquet":
+        return _run_partitioned(args)
     crowd = crowd_from_args(args)
     out = Path(args.out)
     from .. import __version__
@@ -286,4 +299,42 @@ def run(args: argparse.Namespace) -> int:
                   "answers.truth.csv (a table cannot hold a task without answers; "
                   "--format peerannot keeps them).")
         print(f"Wrote {', '.join(files)} to {out}.")
+    return 0
+
+
+def _run_partitioned(args: argparse.Namespace) -> int:
+    """``--format parquet``: the workers drawn once, the tasks simulated and written in chunks
+    (:func:`crowdlearn.simulate.partitioned.write_partitioned`)."""
+    import copy
+
+    from .. import __version__
+    from ..errors import CrowdlearnError
+    from ..io._atomic import atomic_dir
+    from ..simulate import SimulationError
+    from ..simulate.partitioned import write_partitioned
+
+    if args.features is not None:
+        raise SimulationError("--features is not available with --format parquet")
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise CrowdlearnError(f"{out}: folder exists and is not empty (use --force to replace it)")
+    small = copy.copy(args)
+    small.n_tasks = 1  # the crowd (confusions, activity) only; tasks are drawn per chunk
+    base = crowd_from_args(small)
+    r = base.params.get("answers_per_task")
+    per_task = r if r is not None else (base.params.get("p") or 0) * base.confusions.shape[0]
+    partitions = args.partitions or max(1, int(round(args.n_tasks * per_task / 1e6)))
+    with atomic_dir(out) as tmp:
+        summary = write_partitioned(
+            base, args.n_tasks, partitions, tmp, answers_per_task=r, p=base.params.get("p"),
+            seed=args.seed, name=args.name, meta={"crowdlearn_version": __version__})
+    if not args.quiet:
+        acc = summary["majority_vote_accuracy"]
+        print(f"Simulated crowd {args.name!r}: {summary['n_tasks']:,} tasks, "
+              f"{base.confusions.shape[0]:,} workers, {base.confusions.shape[1]} classes; "
+              f"{summary['n_answers']:,} answers in {summary['partitions']} Parquet files; "
+              f"seed {args.seed}."
+              + ("" if acc is None else f" Majority-vote accuracy against the truth: {acc:.4f}."))
+        print(f"Wrote part-*.parquet, _truth/, _crowdlearn.json, confusions.npy and "
+              f"simulation.json to {out}.")
     return 0
