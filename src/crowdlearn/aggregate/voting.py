@@ -19,6 +19,7 @@ from ..answers import Answers
 from ..errors import DataError
 from ..params import N_ITER, POSITIVE, SEED, TIE_BREAK, TOL, Choice, Float, Int, Param
 from .base import Aggregator, _as_answers, argmax_random_ties, break_ties, register, row_ties
+from .incremental._api import IncrementalMixin
 
 __all__ = [
     "GoldMajorityVote",
@@ -229,7 +230,7 @@ class _SkillVotePredictor:
 
 # ---------------------------------------------------------------------- strategies
 @register("mv", "majority-vote")
-class MajorityVote(Aggregator):
+class MajorityVote(IncrementalMixin, Aggregator):
     r"""Majority vote: each task takes the label given by the most workers.
 
     The posterior is uniform over the classes with the largest vote count,
@@ -288,6 +289,7 @@ class MajorityVote(Aggregator):
     np.int64(1)
     """
 
+    incremental_kind: ClassVar[str] = "mv"  # partial_fit: see crowdlearn.aggregate.incremental
     param_specs: ClassVar[dict[str, Param]] = {
         "default_skill": Float(none=True), "on_missing_skill": Choice("error", "value", "ignore"),
         "tie_break": TIE_BREAK, "random_state": SEED, "posterior": Choice("shares", "tied"),
@@ -422,6 +424,7 @@ class GoldMajorityVote(Aggregator):
     [1.0, 0.5]
     """
 
+    incremental_kind: ClassVar[str] = "mv"  # partial_fit: see crowdlearn.aggregate.incremental
     param_specs: ClassVar[dict[str, Param]] = {
         "default_skill": Float(none=True), "on_missing_skill": Choice("error", "value", "ignore"),
         "tie_break": TIE_BREAK, "random_state": SEED,
@@ -567,7 +570,7 @@ class NaiveSoft(Aggregator):
 
 
 @register("wawa")
-class Wawa(_SkillVotePredictor, Aggregator):
+class Wawa(IncrementalMixin, _SkillVotePredictor, Aggregator):
     r"""Worker Agreement With Aggregate: majority vote, skills, then a skill-weighted vote.
 
     1. hard majority-vote labels :math:`\hat y_t`;
@@ -612,6 +615,7 @@ class Wawa(_SkillVotePredictor, Aggregator):
     array([1, 0])
     """
 
+    incremental_kind: ClassVar[str] = "wawa"  # partial_fit: see aggregate.incremental
     param_specs: ClassVar[dict[str, Param]] = {
         "tie_break": TIE_BREAK, "random_state": SEED,
     }

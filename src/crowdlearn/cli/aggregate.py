@@ -73,6 +73,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ._dask import add_dask_arguments
 
     add_dask_arguments(p)
+    p.add_argument("--update", default=None, metavar="STATE_DIR",
+                   help="incremental update: add DATA's answers to the fit saved in STATE_DIR "
+                   "(created when missing; -s mv, wawa, ds (default) or onecoin), write the "
+                   "results for every answer so far and the new state")
+    p.add_argument("--update-iter", type=int, default=3, metavar="N",
+                   help="with --update: EM iterations over the tasks the new answers touch")
+    p.add_argument("--sweep", action="store_true",
+                   help="with --update: then revise every task from the whole history")
     p.set_defaults(func=run)
 
 
@@ -103,6 +111,12 @@ def _run(args: argparse.Namespace) -> int:
     refuse_regression_strategy(args.strategy)
     gold = _read_gold(args.gold, answers)
     extra = parse_params(args.param)
+    if args.update is not None:
+        from ._update import run_update
+
+        spec = None if args.strategy == DEFAULT_STRATEGY else args.strategy
+        return run_update(args, answers, out_dir, spec, _with_seed(
+            get_strategy_class(spec or "ds"), extra, args.seed))
     if args.strategy.strip().lower() == "all":
         return _run_all(args, answers, out_dir, extra, gold)
 

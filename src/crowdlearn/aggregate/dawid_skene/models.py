@@ -16,6 +16,7 @@ from ...answers import Answers
 from ...params import N_ITER, SEED, TOL, Choice, Float, Param
 from .._em import run_em
 from ..base import register
+from ..incremental._api import IncrementalMixin
 from ..voting import vote_frequencies
 from .initial_error import apply_prior, prior_confusion
 from .shared import (
@@ -59,7 +60,7 @@ class _InitialErrorFit:
 
 
 @register("ds", "dawid-skene")
-class DawidSkene(_InitialErrorFit, _DSFamily):
+class DawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
     r"""Dawid-Skene: one full confusion matrix per worker, fitted by EM.
 
     Worker ``w`` answers ``l`` on a task of true class ``k`` with probability
@@ -143,6 +144,7 @@ class DawidSkene(_InitialErrorFit, _DSFamily):
     (True, (5, 3, 3))
     """
 
+    incremental_kind: ClassVar[str] = "ds"  # partial_fit: see aggregate.incremental
     param_specs: ClassVar[dict[str, Param]] = {
         "n_iter": N_ITER, "tol": TOL, "alpha": Float(0), "init": Choice("mv", "spectral"),
         "random_state": SEED, "initial_error_strategy": Choice("assign", "addition", none=True),
@@ -210,7 +212,7 @@ class DawidSkene(_InitialErrorFit, _DSFamily):
 
 
 @register("onecoin", "one-coin-ds")
-class OneCoinDawidSkene(_InitialErrorFit, _DSFamily):
+class OneCoinDawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
     r"""One-coin Dawid-Skene: one accuracy per worker, errors uniform over the other classes.
 
     .. math:: \pi^{(w)}_{k,l} = s_w \text{ if } l = k, \quad \frac{1 - s_w}{K - 1} \text{ else}
@@ -256,6 +258,7 @@ class OneCoinDawidSkene(_InitialErrorFit, _DSFamily):
     ((3,), (3, 2, 2))
     """
 
+    incremental_kind: ClassVar[str] = "onecoin"  # partial_fit: see aggregate.incremental
     param_specs: ClassVar[dict[str, Param]] = {
         "n_iter": N_ITER, "tol": TOL, "random_state": SEED,
         "initial_error_strategy": Choice("assign", "addition", none=True),
