@@ -92,6 +92,10 @@ ROWS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("geocrowdnet-w", "geocrowdnet-w", "geocrowdnet-w", {}),
     ("tracereg", "tracereg", "tracereg", {}),
     ("raykar", "raykar (joint likelihood, deep DS)", "raykar", {}),
+    ("madl", "madl (instance-dependent confusions)", "madl", {}),
+    ("annot-mix", "annot-mix (madl + mixup)", "annot-mix", {}),
+    ("coinnet", "coinnet (ccem + sparse outliers)", "coinnet", {}),
+    ("unionnet", "unionnet (union transition matrix)", "unionnet", {}),
 ]
 ROW_KEYS = [r[0] for r in ROWS]
 TWO_STAGE = {"mv-hard", "mv-soft", "naivesoft", "ds"}
@@ -100,6 +104,12 @@ PRIOR_ROWS = {"raykar"}
 CONAL_ROWS = {"conal"}
 
 CCEM_ROWS = {"ccem", "raykar"} | LAM_ROWS
+#: issue 16's rows: MaDL and Annot-Mix (a confusion *network*, default head_lr = lr / 10),
+#: COINNet (CCEM + outliers: init_scale, lam, mu) and UnionNet (init_scale)
+NETWORK_ROWS = {"madl", "annot-mix"}
+COIN_ROWS = {"coinnet"}
+MIX_ROWS = {"annot-mix"}
+UNION_ROWS = {"unionnet"}
 
 # ---------------------------------------------------------------------------- the search
 #: Rows whose mean criterion drives stage 1 (one per family: two-stage, crowd layer, CCEM).
@@ -119,6 +129,11 @@ TUNE_AXES: list[tuple[str, list[Any]]] = [
 #: of the CCEM family (``init_scale * I``; 6 is the library default, 1 the official code's
 #: ``P = I``) and lambda (regularised rows).
 HEAD_LR_VALUES = [1e-3, 3e-3, 1e-2, 3e-2]  # 1e-3 = lr (None: the strategy's default)
+#: the confusion networks of MaDL / Annot-Mix: their default is lr / 10
+HEAD_LR_NETWORK_VALUES = [3e-5, 3e-4, 1e-3]
+#: COINNet's outlier penalty (0.01 in the authors' code) and Annot-Mix's Beta(alpha, alpha)
+MU_VALUES = [1e-3, 1e-1]
+ALPHA_VALUES = [0.5, 2.0]
 INIT_SCALE_VALUES = [1.0, 3.0, 6.0]
 LAM_VALUES = [0.001, 0.01, 0.1]
 PRIOR_VALUES = [0.0, 0.5, 1.0, 2.0]
@@ -338,7 +353,7 @@ def _paired(cand: list[float], base: list[float]) -> tuple[float, float]:
 
 ROW_DEFAULTS = {"head_lr": None, "init_scale": 6.0, "lam": 0.01, "prior": 0.0,
                  "n_epochs": None, "members": 1, "refit_epochs": None, "scale": 1e-5,
-                 "embedding_dim_aux": 20}
+                 "embedding_dim_aux": 20, "mu": 0.01, "alpha": 1.0}
 
 
 def with_param(per_row: dict[str, Any], param: str, value: Any) -> dict[str, Any]:
@@ -431,9 +446,15 @@ def tune(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                      and (not args.tune_rows or k in args.tune_rows)]
         print("Stage 2: per-row settings (2 seeds x folds)")
         # (parameter, values, rows, tuned only when --tune-params names it)
-        stage2 = (("head_lr", HEAD_LR_VALUES, rows, False),
-                  ("init_scale", INIT_SCALE_VALUES, [k for k in rows if k in CCEM_ROWS], False),
-                  ("lam", LAM_VALUES, [k for k in rows if k in LAM_ROWS], False),
+        stage2 = (("head_lr", HEAD_LR_VALUES, [k for k in rows if k not in NETWORK_ROWS],
+                   False),
+                  ("head_lr", HEAD_LR_NETWORK_VALUES, [k for k in rows if k in NETWORK_ROWS],
+                   False),
+                  ("init_scale", INIT_SCALE_VALUES,
+                   [k for k in rows if k in CCEM_ROWS | COIN_ROWS | UNION_ROWS], False),
+                  ("lam", LAM_VALUES, [k for k in rows if k in LAM_ROWS | COIN_ROWS], False),
+                  ("mu", MU_VALUES, [k for k in rows if k in COIN_ROWS], False),
+                  ("alpha", ALPHA_VALUES, [k for k in rows if k in MIX_ROWS], False),
                   ("prior", PRIOR_VALUES, [k for k in rows if k in PRIOR_ROWS], False),
                   ("scale", CONAL_SCALE_VALUES, [k for k in rows if k in CONAL_ROWS], True),
                   ("embedding_dim_aux", CONAL_EMBEDDING_VALUES,
@@ -481,8 +502,8 @@ def run_table(args: argparse.Namespace, folder: Path, keys: list[str]) -> dict[s
         config["n_epochs"] = args.epochs
     jobs = [{"key": k, "seed": s, "config": config, "per_row": PER_ROW.get(k, {})}
             for s in range(args.seeds) for k in keys]
-    slow = {"conal": 0, "geocrowdnet-w": 1, "raykar": 2, "tracereg": 3, "geocrowdnet-f": 4,
-            "ccem": 5}
+    slow = {"annot-mix": -1, "madl": -1, "conal": 0, "geocrowdnet-w": 1, "raykar": 2,
+            "tracereg": 3, "geocrowdnet-f": 4, "ccem": 5}
     jobs.sort(key=lambda j: (slow.get(j["key"], 9), j["seed"]))  # slow fits first
     ctx = mp.get_context("spawn")
     started = time.perf_counter()
@@ -574,7 +595,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="rows tuned in stage 2 (default: every end-to-end row)")
     p.add_argument("--tune-params", nargs="+", default=None, metavar="PARAM",
                    help="stage 2 tunes only these (head_lr, init_scale, lam, prior, scale, "
-                   "embedding_dim_aux, n_epochs, members, refit_epochs), "
+                   "embedding_dim_aux, mu, alpha, n_epochs, members, refit_epochs), "
                    "starting from the script's PER_ROW")
     p.add_argument("--data", default=os.environ.get("CROWDLEARN_DATA"),
                    help="data root holding music/ (default: $CROWDLEARN_DATA)")

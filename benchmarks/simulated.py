@@ -18,12 +18,24 @@ pattern of the CCEM paper; items that nobody answered are dropped):
 (b) ``separable-uniform``: the CCEM paper's synthetic annotators (Ibrahim, Nguyen & Fu, ICLR
     2023), M = 5: one near-perfect annotator ``I + gamma U`` (normalised, gamma = 0.01), four
     near-uniform ones;
-(c) ``symmetric-0.6``: 5 annotators, each right with probability 0.6, errors uniform.
+(c) ``symmetric-0.6``: 5 annotators, each right with probability 0.6, errors uniform;
+(d) ``instance-clusters`` (instance-dependent noise, issue 16): an item's *region* is the
+    mixture component it was drawn from (component 0 or 1 of its class: a cluster of the
+    feature space). Annotators 0 and 1 are right with probability 0.95 in region 0 and answer
+    ``k + 1`` (mod K) for class ``k`` with probability 0.7 in region 1 (else uniform); annotators
+    2 and 3 the other way round; annotator 4 is right with probability 0.6 everywhere. A
+    class-conditional model sees annotators 0-3 as half right, half shifted; a model whose
+    confusions depend on the item (MaDL, Annot-Mix) can tell the regions apart. The "true
+    confusions" of the ``err`` column are the annotators' confusions averaged over the regions.
 
-Table 1: test accuracy (on clean items from the same mixture) and confusion estimation error
+Table 1: test accuracy (on clean items from the same mixture), confusion estimation error
 (:func:`crowdlearn.metrics.confusion_estimation_error`: mean relative L1 error over annotators,
-after the best class permutation) of each strategy. Table 2: the estimation error of CCEM and
-GeoCrowdNet(F/W) as the number of items grows, which the CCEM paper's analysis says should fall.
+after the best class permutation) and annotator-performance error (``perf``: mean absolute error
+of the estimated probability that annotator ``m`` answers item ``x`` correctly,
+``P^(x, m)[y, y]`` against the simulation's, over every test item and annotator; a
+class-conditional model's ``P^(x, m)`` is its confusion of ``m``) of each strategy. Table 2:
+the estimation error of CCEM and GeoCrowdNet(F/W) as the number of items grows, which the CCEM
+paper's analysis says should fall.
 """
 
 from __future__ import annotations
@@ -68,7 +80,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                        "model_params": {"hammer_share": 0.4, "hammer_accuracy": 0.95}},
     "separable-uniform": {"model": "separable-uniform", "model_params": {"gamma": GAMMA}},
     "symmetric-0.6": {"model": "symmetric", "model_params": {"accuracy": 0.6}},
+    "instance-clusters": {"model": "instance-clusters", "model_params": {}},
 }
+#: instance-clusters: (accuracy in the good region, shift probability in the bad region, the
+#: anchor annotator's accuracy)
+CLUSTER_GOOD, CLUSTER_SHIFT, CLUSTER_ANCHOR = 0.95, 0.7, 0.6
 
 #: Initial confusion logits of the CCEM family. The library's default is ``6 I`` (97% correct
 #: with 5 classes); Adam moves a parameter by about ``lr`` per step, so with lr 1e-3 and a few
@@ -88,7 +104,15 @@ STRATEGIES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("geocrowdnet-w", "geocrowdnet-w", "geocrowdnet-w", CCEM_INIT),
     ("tracereg", "tracereg", "tracereg", CCEM_INIT),
     ("raykar", "raykar (joint likelihood)", "raykar", CCEM_INIT),
+    ("madl", "madl", "madl", {}),
+    ("annot-mix", "annot-mix", "annot-mix", {}),
+    ("coinnet", "coinnet", "coinnet", CCEM_INIT),
+    ("unionnet", "unionnet", "unionnet", CCEM_INIT),
 ]
+#: per-row training settings over ``TRAIN``: the confusion networks of MaDL and Annot-Mix at
+#: their library default, lr / 10 (at lr they memorise each item's answers)
+ROW_TRAIN: dict[str, dict[str, Any]] = {"madl": {"head_lr": 1e-4},
+                                         "annot-mix": {"head_lr": 1e-4}}
 STRATEGY_KEYS = [s[0] for s in STRATEGIES]
 
 
@@ -105,12 +129,58 @@ def mixture_means(seed: int = 0) -> np.ndarray:
 
 def sample_mixture(means: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` items (float32) and their classes: a uniform class, a uniform component, unit noise."""
+    x, y, _ = sample_mixture_regions(means, n, seed)
+    return x, y
+
+
+def sample_mixture_regions(means: np.ndarray, n: int, seed: int):
+    """:func:`sample_mixture` and each item's component (its region)."""
     rng = np.random.default_rng(seed)
     k, c, d = means.shape
     y = rng.integers(k, size=n)
     comp = rng.integers(c, size=n)
     x = means[y, comp] + rng.normal(size=(n, d))
-    return x.astype(np.float32), y.astype(np.int64)
+    return x.astype(np.float32), y.astype(np.int64), comp
+
+
+def region_confusions(k: int = N_CLASSES) -> np.ndarray:
+    """instance-clusters: (2 regions, M, K, K) confusions, rows = true class."""
+    eye = np.eye(k)
+    shift = np.roll(eye, 1, axis=1)
+    good = CLUSTER_GOOD * eye + (1 - CLUSTER_GOOD) / (k - 1) * (1 - eye)
+    bad = CLUSTER_SHIFT * shift + (1 - CLUSTER_SHIFT) / k
+    anchor = CLUSTER_ANCHOR * eye + (1 - CLUSTER_ANCHOR) / (k - 1) * (1 - eye)
+    out = np.empty((2, N_WORKERS, k, k))
+    for m in range(N_WORKERS):
+        if m == N_WORKERS - 1:
+            out[:, m] = anchor
+        else:
+            first = m < (N_WORKERS - 1) // 2
+            out[0, m], out[1, m] = (good, bad) if first else (bad, good)
+    return out
+
+
+class _RegionCrowd:
+    """What :func:`make_crowd` returns for instance-clusters (answers + averaged confusions)."""
+
+    def __init__(self, answers, confusions: np.ndarray) -> None:
+        self.answers, self.confusions = answers, confusions
+
+
+def make_region_crowd(y: np.ndarray, region: np.ndarray, seed: int) -> _RegionCrowd:
+    from crowdlearn.answers import Answers
+
+    rng = np.random.default_rng(20_000 + seed)
+    conf = region_confusions()
+    n = len(y)
+    asked = rng.random((n, N_WORKERS)) < P_ANSWER
+    task, worker = np.nonzero(asked)
+    rows = conf[region[task], worker, y[task]]                      # (answers, K)
+    label = (rng.random(len(task))[:, None] > np.cumsum(rows, axis=1)).sum(1)
+    label = np.minimum(label, N_CLASSES - 1)
+    answers = Answers.from_arrays(task, worker, label, classes=np.arange(N_CLASSES),
+                                  name="instance-clusters")
+    return _RegionCrowd(answers, conf.mean(axis=0))
 
 
 def digits_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -124,7 +194,7 @@ def digits_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
             y[te].astype(np.int64))
 
 
-def make_crowd(scenario: str, y: np.ndarray, seed: int):
+def make_crowd(scenario: str, y: np.ndarray, seed: int, region: np.ndarray | None = None):
     """Simulated answers for true labels ``y``; items nobody answered are dropped.
 
     Returns the crowd and the indices of the kept items.
@@ -132,6 +202,9 @@ def make_crowd(scenario: str, y: np.ndarray, seed: int):
     from crowdlearn.simulate import simulate
 
     spec = SCENARIOS[scenario]
+    if scenario == "instance-clusters":
+        crowd = make_region_crowd(y, region, seed)  # its tasks: the answered items, sorted
+        return crowd, np.asarray(crowd.answers.task_ids, dtype=np.int64)
     crowd = simulate(true_labels=y, n_classes=int(max(y.max() + 1, N_CLASSES)),
                      n_workers=N_WORKERS, model=spec["model"], model_params=spec["model_params"],
                      p=P_ANSWER, seed=10_000 + seed, name=scenario)
@@ -160,30 +233,66 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from crowdlearn.metrics import confusion_estimation_error
 
     seed, n = job["seed"], job["n"]
+    region = region_test = None
     if job["data"] == "digits":
         x, y, x_test, y_test = digits_data(seed)
     else:
         means = mixture_means()
-        x, y = sample_mixture(means, n, seed)
-        x_test, y_test = sample_mixture(means, N_TEST, 500_000 + seed)
-    crowd, kept = make_crowd(job["scenario"], y, seed)
-    answers = crowd.answers.select_tasks(kept, keep_all_workers=True).with_truth(None)
+        x, y, region = sample_mixture_regions(means, n, seed)
+        x_test, y_test, region_test = sample_mixture_regions(means, N_TEST, 500_000 + seed)
+    crowd, kept = make_crowd(job["scenario"], y, seed, region)
+    # kept: item numbers = task ids (0..n-1 for simulate's crowds, which keep every item)
+    answers = crowd.answers.select_tasks(np.searchsorted(crowd.answers.task_ids, kept),
+                                         keep_all_workers=True).with_truth(None)
     x = x[kept]
     steps_per_epoch = math.ceil(len(kept) * (1 - TRAIN["val_fraction"]) / TRAIN["batch_size"])
     epochs = job["epochs"] or max(1, math.ceil(job["steps"] / steps_per_epoch))
     _, _, strategy, params = next(r for r in STRATEGIES if r[0] == job["key"])
     clf = CrowdClassifier("mlp", strategy, strategy_params=params, backbone_params=BACKBONE,
-                          n_epochs=epochs, device="cpu", seed=seed, **TRAIN)
+                          n_epochs=epochs, device="cpu", seed=seed,
+                          **{**TRAIN, **ROW_TRAIN.get(job["key"], {})})
     t0 = time.perf_counter()
     clf.fit(x, answers)
     seconds = time.perf_counter() - t0
     err = None
     if clf.confusions_ is not None:
         err = confusion_estimation_error(crowd.confusions, clf.confusions_)
+    perf = None
+    if job["data"] == "mixture":
+        true = (region_confusions()[region_test] if job["scenario"] == "instance-clusters"
+                else np.broadcast_to(np.asarray(crowd.confusions),
+                                     (len(y_test),) + np.shape(crowd.confusions)))
+        perf = performance_error(clf, x_test, y_test, true)
     return {**{k: v for k, v in job.items() if k != "steps"}, "epochs": epochs,
             "n_answered": len(kept), "n_answers": answers.n_answers,
-            "accuracy": clf.score(x_test, y_test), "error": err,
+            "accuracy": clf.score(x_test, y_test), "error": err, "perf": perf,
             "best_epoch": int(clf.best_epoch_), "seconds": seconds}
+
+
+def performance_error(clf, x_test: np.ndarray, y_test: np.ndarray,
+                      true: np.ndarray) -> float | None:
+    """Mean |P^(x, m)[y, y] - P(x, m)[y, y]| over test items x (true class y) and annotators m;
+    ``true`` (n_test, M, K, K). ``None`` for a strategy without confusions."""
+    import torch
+
+    from crowdlearn.deep.data import Batch
+
+    model, head = clf.model_, clf.head_
+    xs = torch.as_tensor(np.asarray(clf._standardize(x_test), dtype=np.float32))
+    n, m = xs.shape[0], clf.n_workers_
+    model.eval()
+    with torch.no_grad():
+        logits = model.backbone(xs)
+        batch = Batch(x=xs, tasks=torch.arange(n), rows=torch.arange(n).repeat_interleave(m),
+                      workers=torch.arange(m).repeat(n), labels=torch.zeros(n * m,
+                                                                            dtype=torch.int64))
+        conf = head.answer_confusions(logits, batch)
+    if conf is None:
+        return None
+    conf = conf.reshape(n, m, conf.shape[-2], conf.shape[-1]).cpu().numpy()
+    ii, mm = np.arange(n)[:, None], np.arange(m)[None, :]
+    yy = np.asarray(y_test)[:, None]
+    return float(np.abs(conf[ii, mm, yy, yy] - true[ii, mm, yy, yy]).mean())
 
 
 # ============================================================================ tables
@@ -227,22 +336,25 @@ def table1(results: list[dict[str, Any]], data: str, scenarios: list[str],
     if not res:
         return out
     n_seeds = len({r["seed"] for r in res})
-    header = ["strategy"] + [f"{s} acc %" for s in scenarios] + [f"{s} err" for s in scenarios]
+    header = (["strategy"] + [f"{s} acc %" for s in scenarios] + [f"{s} err" for s in scenarios]
+              + [f"{s} perf" for s in scenarios])
     rows = []
     for key, label, _, _ in STRATEGIES:
         if key not in keys:
             continue
-        accs, errs = [], []
+        accs, errs, perfs = [], [], []
         for s in scenarios:
             cell = [r for r in res if r["key"] == key and r["scenario"] == s]
             acc = [r["accuracy"] for r in cell]
             err = [r["error"] for r in cell]
-            out.setdefault(s, {})[key] = {"accuracy": acc, "error": err,
+            perf = [r.get("perf") for r in cell]
+            perfs.append(_cell(_mean(perf), _std(perf), ".3f"))
+            out.setdefault(s, {})[key] = {"accuracy": acc, "error": err, "perf": perf,
                                           "best_epoch": [r["best_epoch"] for r in cell],
                                           "seconds": [r["seconds"] for r in cell]}
             accs.append(_cell(_mean(acc), _std(acc), ".1f", 100))
             errs.append(_cell(_mean(err), _std(err), ".3f"))
-        rows.append([label] + accs + errs)
+        rows.append([label] + accs + errs + perfs)
     sizes = sorted({r["n_answered"] for r in res})
     n_desc = (f"{N_TRAIN:,} items drawn, {min(sizes):,}-{max(sizes):,} answered"
               if data == "mixture" else f"digits, 1,300 train images, {min(sizes):,} answered")

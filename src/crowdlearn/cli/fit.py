@@ -38,7 +38,7 @@ crowdlearn fit sim/ --features sim/features.csv --true-confusions sim/confusions
 
 #: the end-to-end strategies, for --help without importing torch (a test keeps it in sync)
 STRATEGIES = ("two-stage, crowdlayer, conal, ccem, geocrowdnet-f, geocrowdnet-w, tracereg, "
-              "raykar")
+              "raykar, madl, annot-mix, coinnet, unionnet")
 DEFAULT_STRATEGY = D.STRATEGY
 SELECTIONS = ("auto", "val_loss", "val_accuracy", "last")
 
@@ -173,8 +173,9 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gamma", type=float, default=D.GAMMA, help="multistep: decay factor")
     g.add_argument("--head-lr", type=float, default=None,
                    help="learning rate of the crowd head (default: the strategy's, --lr x "
-                   f"{D.HEAD_LR_FACTOR:g} for ccem, geocrowdnet-f/-w, tracereg and raykar, "
-                   "whose confusions start near the identity; --lr for the others)")
+                   f"{D.HEAD_LR_FACTOR:g} for ccem, geocrowdnet-f/-w, tracereg, raykar, coinnet "
+                   "and unionnet, whose confusions start near the identity; --lr x 0.1 for "
+                   "madl and annot-mix; --lr for the others)")
     _alias(g, "head_lr", "--head_lr", type=float)
     g.add_argument("--seed", type=int, default=D.SEED,
                    help="seed of the weights, the validation split and the batch order")

@@ -273,6 +273,7 @@ def train(
             "selection 'val_accuracy' needs validation tasks with a known true label")
 
     model.head.setup(answers, np.asarray(train_tasks))
+    model.head.bind_backbone(model.backbone)
     model.to(dev)
     opt = _make_optimizer(model, cfg)
     n_train = train_idx.numel()
@@ -306,6 +307,7 @@ def train(
             n_seen = 0
             for batch in data.batches(train_idx, cfg.batch_size, shuffle=True, generator=gen,
                                       train=True, drop_last=drop_last):
+                batch = model.head.train_batch(batch)  # identity unless the head mixes items
                 with _autocast(dev, amp):
                     logits = model(batch.x)
                 loss = model.head.loss(logits.float(), batch)

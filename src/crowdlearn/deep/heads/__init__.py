@@ -11,6 +11,10 @@ name               strategy                                                     
 ``geocrowdnet-w``  CCEM - lambda logdet(W^T W)                                    ccem
 ``tracereg``       CCEM + lambda sum trace(A_m) (Tanno et al. 2019)               ccem
 ``raykar``         joint likelihood of each item's answers (Raykar et al. 2010)   raykar
+``madl``           instance-dependent confusions (Herde et al., TMLR 2023)        madl
+``annot-mix``      MaDL's confusions + mixup of items and answers (ECAI 2024)     annotmix
+``coinnet``        CCEM + sparse instance outliers (Nguyen et al., NeurIPS 2024)  coinnet
+``unionnet``       one transition matrix over all labels (Wei et al., TNNLS 2022) unionnet
 =================  =============================================================  ==========
 """
 
@@ -22,8 +26,13 @@ from .crowdlayer import CrowdLayer
 from .conal import CoNAL
 from .ccem import CCEM, GeoCrowdNetF, GeoCrowdNetW, TraceReg
 from .raykar import Raykar
+from .madl import MaDL
+from .annotmix import AnnotMix
+from .coinnet import COINNet
+from .unionnet import UnionNet
 
 __all__ = [
-    "CCEM", "CoNAL", "CrowdHead", "CrowdLayer", "GeoCrowdNetF", "GeoCrowdNetW", "Raykar",
-    "TraceReg", "TwoStage", "available_heads", "get_head_class", "make_head", "register_head",
+    "CCEM", "COINNet", "AnnotMix", "CoNAL", "CrowdHead", "CrowdLayer", "GeoCrowdNetF",
+    "GeoCrowdNetW", "MaDL", "Raykar", "TraceReg", "TwoStage", "UnionNet",
+    "available_heads", "get_head_class", "make_head", "register_head",
 ]

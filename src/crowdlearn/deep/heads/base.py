@@ -132,9 +132,25 @@ class CrowdHead(nn.Module):
     def setup(self, answers: Answers, train_tasks: np.ndarray) -> None:
         """Called once before training with all the answers and the training task indices."""
 
+    def bind_backbone(self, backbone: nn.Module) -> None:
+        """Called once before training with the classifier (heads that read its hidden
+        representation, e.g. MaDL and Annot-Mix, attach a forward hook here)."""
+
+    def train_batch(self, batch: Batch) -> Batch:
+        """A training batch as the head wants it, before the classifier sees it (identity;
+        Annot-Mix returns mixed items and answers). Called only while training."""
+        return batch
+
     def answer_log_probs(self, logits: Tensor, batch: Batch) -> Tensor:
         """log p(answer = l | item, annotator): (answers x classes) for the batch's answers."""
         raise NotImplementedError
+
+    def answer_confusions(self, logits: Tensor, batch: Batch) -> Tensor | None:
+        """(answers x K x K) confusion of each answer's annotator on its item, rows = true class
+        (call right after ``backbone(batch.x)``). Class-conditional heads: their
+        :meth:`confusions` of the answers' annotators; instance-dependent heads override."""
+        conf = self.confusions()
+        return None if conf is None else conf[batch.workers]
 
     def regularizer(self, logits: Tensor, batch: Batch) -> Tensor | float:
         """Extra loss term of the batch (0 unless the strategy has one)."""
