@@ -135,3 +135,68 @@ def test_too_hard_file_is_peerannots(tmp_path) -> None:
     assert np.loadtxt(path, dtype=int).reshape(-1, 2).tolist() == [[5, 12]]
     with pytest.raises(CrowdlearnError):
         write_too_hard(path, [0], np.array(["a", "b"]))
+
+
+def _sim_folder(tmp_path):
+    from crowdlearn.cli import main
+
+    sim = tmp_path / "sim"
+    assert main(["simulate", "-o", str(sim), "--n-classes", "3", "--n-workers", "6",
+                 "--n-tasks", "120", "--features", "5", "--seed", "0"]) == 0
+    return sim
+
+
+def test_cli_identify_aum_waum_and_fit_exclude(tmp_path, capsys) -> None:
+    import json
+
+    import pandas as pd
+
+    from crowdlearn.cli import main
+    from crowdlearn.identify import identify
+
+    sim = _sim_folder(tmp_path)
+    out = tmp_path / "diag"
+    assert main(["identify", str(sim), "-m", "aum", "waum", "--features",
+                 str(sim / "features.csv"), "--n-epochs", "4", "--alpha", "0.1", "--seed", "3",
+                 "--accelerator", "cpu", "-o", str(out), "--quiet"]) == 0
+    tasks = pd.read_csv(out / "tasks.csv")
+    assert {"aum", "waum"} <= set(tasks.columns)
+    aum_file = out / "identification" / "mlp" / "aum" / "too_hard_0.1.txt"
+    waum_file = out / "identification" / "mlp" / "waum_0.1_yang" / "too_hard_0.1.txt"
+    rows = np.loadtxt(aum_file, dtype=int)
+    assert (rows[:, 0] == -1).all()
+    expected = tasks["task"][tasks["aum"] <= np.nanquantile(tasks["aum"], 0.1)]
+    assert sorted(rows[:, 1].tolist()) == sorted(expected.tolist())
+    assert waum_file.is_file()
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["prune"]["aum"]["n_tasks"] == len(rows)
+    # the same numbers from the Python API
+    from crowdlearn.io import read
+    from crowdlearn.io.features import read_features
+
+    answers = read(sim)
+    feats = read_features(sim / "features.csv", answers)
+    d = identify(answers, "default", ["aum"], random_state=3, items=feats,
+                 classifier_params={"n_epochs": 4, "device": "cpu", "verbose": False})
+    assert np.allclose(d.tasks["aum"], tasks["aum"])
+    # fit leaves them out
+    fit_out = tmp_path / "fit"
+    assert main(["fit", str(sim), "--features", str(sim / "features.csv"), "--exclude",
+                 str(aum_file), "--n-epochs", "2", "--no-progress", "-o", str(fit_out)]) == 0
+    assert "task(s) left out of training" in capsys.readouterr().out
+    results = json.loads((fit_out / "results.json").read_text())
+    assert results["n_tasks"] == 120 - len(rows)
+
+
+def test_cli_identify_aum_needs_items(tmp_path, capsys) -> None:
+    from crowdlearn.cli import main
+
+    sim = _sim_folder(tmp_path)
+    assert main(["identify", str(sim), "-m", "aum", "-o", str(tmp_path / "d")]) == 2
+    assert "--features FILE or --images" in capsys.readouterr().err
+    bad = tmp_path / "bad.txt"
+    bad.write_text("-1 9999\n-1 3\n")
+    assert main(["fit", str(sim), "--features", str(sim / "features.csv"), "--exclude",
+                 str(bad), "--n-epochs", "1", "-o", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.txt" in err and "9999" in err

@@ -97,6 +97,10 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    help="feature columns (space- or comma-separated; default: every numeric "
                    "column but the id and label columns)")
     add_image_arguments(g)
+    g.add_argument("--exclude", "--path-remove", default=None, metavar="FILE",
+                   help="tasks left out of training: peerannot's too_hard_<alpha>.txt (of "
+                   "crowdlearn identify -m aum/waum or peerannot identify; the task number "
+                   "in the second column) or one task id per line")
     g.add_argument("--test", default=None, metavar="FILE",
                    help="test items with their true labels (a features table with a label "
                    "column, e.g. music_genre_test.csv): test accuracy per epoch, never used "
@@ -389,6 +393,13 @@ def run(args: argparse.Namespace) -> int:
         true_conf = load_true_confusions(args.true_confusions, answers)
 
     strategy_params, backbone_params = model_params(args)
+    if getattr(args, "exclude", None):
+        from ._exclude import apply_exclude
+
+        answers, feats, n_excluded = apply_exclude(args.exclude, answers, feats,
+                                                   strategy_params)
+        if not args.quiet:
+            print(f"--exclude: {n_excluded} task(s) left out of training")
     clf = CrowdClassifier(
         args.backbone, strategy=spec, backbone_params=backbone_params or None,
         strategy_params=strategy_params or None, lam=args.lam, pretrained=args.pretrained,
@@ -402,7 +413,8 @@ def run(args: argparse.Namespace) -> int:
     )
     clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
     inputs = {"answers": str(args.data), "features": args.features,
-              "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions}
+              "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions,
+              "exclude": getattr(args, "exclude", None)}
     if images_info is not None:
         inputs["images"] = images_info
     extra: dict[str, Any] = {"inputs": inputs}

@@ -224,18 +224,13 @@ def _answer_positions(batch: Any, indptr: Any) -> Any:
 
 def _hard_labels(answers: Any, labels: Any, strategy: Any, seed: int | None) -> np.ndarray:
     if labels is not None:
-        from ..labels import encode_labels
-
         lab = np.asarray(labels)
-        if lab.shape[0] != answers.n_tasks:
-            raise CrowdlearnError(f"{lab.shape[0]} labels for {answers.n_tasks} tasks")
-        if lab.dtype.kind in "iu" and not np.isin(lab, answers.classes).all():
-            out = lab.astype(np.int64)  # class indices, -1 for none
-        else:
-            out, _ = encode_labels(lab, classes=answers.classes, field="labels")
-        if np.any((out < -1) | (out >= answers.n_classes)):
+        if lab.shape != (answers.n_tasks,) or lab.dtype.kind not in "iu":
+            raise CrowdlearnError(f"labels must be {answers.n_tasks} class indices (one per "
+                                  "task, -1 for none)")
+        if np.any((lab < -1) | (lab >= answers.n_classes)):
             raise CrowdlearnError(f"labels must be class indices in -1..{answers.n_classes - 1}")
-        return out.astype(np.int64)
+        return lab.astype(np.int64)
     from . import _fitted
 
     est = _fitted(answers.with_truth(None), strategy, seed)
@@ -257,8 +252,8 @@ def aum(x: Any, answers: Any, *, labels: Any = None, strategy: Any = "default",
     x : array, DataFrame indexed by task id, or Features
         One item per task (features or images), as :class:`~crowdlearn.deep.CrowdClassifier`.
     answers : Answers
-    labels : array, optional
-        The labels to learn (class names or indices, -1 for none, answers' task order);
+    labels : array of int, optional
+        The labels to learn (class indices, -1 for none, answers' task order);
         default: the hard labels of ``strategy`` fitted on the answers.
     margin : ``"pleiss"`` or ``"top2"``
         On the logits.
