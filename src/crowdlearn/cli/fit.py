@@ -208,6 +208,9 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    "history.png")
     _alias(g, "plot_confusion_matrices", "--plot_confusion_matrices", "--plot",
            action="store_true")
+    from ._plots import add_workers_argument
+
+    add_workers_argument(g)
     g.add_argument("--experiment-name", default=None, metavar="NAME",
                    help="a name recorded in results.json")
     _alias(g, "experiment_name", "--experiment_name")
@@ -393,6 +396,14 @@ def run(args: argparse.Namespace) -> int:
         true_conf = load_true_confusions(args.true_confusions, answers)
 
     strategy_params, backbone_params = model_params(args)
+    shown = None
+    if getattr(args, "workers", None):
+        from ._plots import workers_choice
+
+        if not args.plot_confusion_matrices:
+            raise CrowdlearnError("--workers chooses the workers of confusions.png: add "
+                                  "--plot-confusion-matrices")
+        shown = workers_choice(args.workers, answers.worker_ids)
     if getattr(args, "exclude", None):
         from ._exclude import apply_exclude
 
@@ -422,7 +433,8 @@ def run(args: argparse.Namespace) -> int:
         extra["name"] = args.experiment_name
     paths = write_fit_results(
         clf, out, X_test=test, y_test=None if test is None else test.labels,
-        true_confusions=true_conf, plot=args.plot_confusion_matrices, overwrite=True,
+        true_confusions=true_conf, plot=args.plot_confusion_matrices, workers=shown,
+        overwrite=True,
         extra=extra, input_shape=tuple(feats.X.shape[1:]))
     if not args.quiet:
         import json

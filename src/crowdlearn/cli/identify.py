@@ -56,9 +56,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default=None,
                    help="output folder (default: DATA/identify for a folder, else "
                    "<file stem>_identify next to the file)")
-    p.add_argument("--plot", action="store_true",
-                   help="also draw workers.png: answers given against worker quality "
-                   "(spam-score by default), spammers and adversarial workers highlighted")
+    g = p.add_argument_group("figures")
+    g.add_argument("--plot", action="store_true",
+                   help="also draw workers.png (answers given against worker quality, "
+                   "spam-score by default, spammers and adversarial workers highlighted), "
+                   "confusions.png (estimated worker confusions, beside the empirical ones "
+                   "against the truth when known), classes.png (class shares of the votes "
+                   "and of the aggregated labels), ambiguity.png (histogram of the first of "
+                   "waum, aum, posterior-entropy, vote-entropy computed), calibration.png "
+                   "(reliability diagram, when the truth is known) and, with --fit, "
+                   "training.png")
+    from ._plots import add_format_argument, add_workers_argument
+
+    add_format_argument(g)
+    add_workers_argument(g)
+    g.add_argument("--fit", default=None, metavar="FIT_OUT",
+                   help="with --plot: also draw the training curves of this crowdlearn fit "
+                   "output folder")
     p.add_argument("--seed", type=int, default=None,
                    help="random_state of randomised strategies (and seed of aum/waum's "
                    "classifier, 0 by default)")
@@ -140,6 +154,14 @@ def _run(args: argparse.Namespace) -> int:
             raise CrowdlearnError("--plot needs -m n-answers and one of "
                                   f"{', '.join(QUALITY_COLUMNS)}")
     answers = load_answers(args)
+    if args.plot:
+        from ._plots import workers_choice
+
+        workers_choice(args.workers, answers.worker_ids)  # an unknown id: before any work
+    elif args.fit or args.workers:
+        from ..errors import CrowdlearnError
+
+        raise CrowdlearnError("--fit and --workers choose figures: add --plot")
     items, params = _classifier_inputs(args, answers, metrics)
     start = time.perf_counter()
     d = identify(answers, args.strategy, metrics, random_state=args.seed, items=items,
@@ -169,21 +191,70 @@ def _run(args: argparse.Namespace) -> int:
         d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
         (tmp / "dataset.json").write_text(
             json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if args.plot:
-            from ..identify.plot import plot_worker_quality
-
-            plot_worker_quality(d.workers).savefig(tmp / "workers.png", dpi=120)
+        figures = _plots(args, answers, d, tmp) if args.plot else {}
         from ..identify.aum import write_too_hard
 
         for path, rows in prune.values():
             (tmp / path).parent.mkdir(parents=True, exist_ok=True)
             write_too_hard(tmp / path, rows, answers.task_ids)
     if not args.quiet:
-        _print_summary(answers, d, flagged, seconds, out_dir, args.plot)
+        _print_summary(answers, d, flagged, seconds, out_dir, figures)
         for name, (path, rows) in prune.items():
             print(f"{name}: {len(rows)} task(s) at or below the {args.alpha} quantile, "
                   f"listed in {out_dir / path}")
     return 0
+
+
+def _plots(args: argparse.Namespace, answers: Any, d: Any, tmp: Path) -> dict[str, str]:
+    """Draw the figures into ``tmp``; returns file name -> what it shows (for the summary)."""
+    import numpy as np
+
+    from ..identify import _fitted
+    from ..identify import plot as P
+    from ..plots import plot_confusions
+    from ..report._figures import plot_ambiguity
+    from ._plots import confusions_note, workers_choice
+
+    fmt = args.plot_format
+    out: dict[str, str] = {}
+    P.plot_worker_quality(d.workers, path=tmp / f"workers.{fmt}")
+    out[f"workers.{fmt}"] = ""
+    conf = d.confusions
+    if conf is None:
+        arrays = d.aggregator.result_arrays()
+        conf = arrays.get("confusions")
+        if conf is None or np.ndim(conf) != 3:
+            conf = _fitted(answers, "ds", args.seed).result_arrays()["confusions"]
+    has_truth = answers.truth is not None and bool((np.asarray(answers.truth) >= 0).any())
+    true = P.empirical_confusions(answers) if has_truth else None
+    fig = plot_confusions(conf, true, workers=workers_choice(args.workers, answers.worker_ids),
+                          classes=[str(c) for c in answers.classes],
+                          worker_names=[str(w) for w in answers.worker_ids],
+                          activity=answers.answers_per_worker(), match=False,
+                          path=tmp / f"confusions.{fmt}")
+    out[f"confusions.{fmt}"] = confusions_note(fig, answers.n_workers) + (
+        ", estimated beside empirical (against the truth)" if true is not None else "")
+    labels = np.asarray(d.aggregator.result_arrays()["labels"], dtype=np.int64)
+    P.plot_class_distribution(answers, labels, path=tmp / f"classes.{fmt}")
+    out[f"classes.{fmt}"] = ""
+    key = next((k for k in ("waum", "aum", "posterior-entropy", "vote-entropy")
+                if k in d.tasks), None)
+    if key is not None:
+        from ..plots import save_figure
+
+        save_figure(plot_ambiguity(d.tasks[key], key), tmp / f"ambiguity.{fmt}")
+        out[f"ambiguity.{fmt}"] = f"by {key}"
+    if has_truth:
+        truth = np.asarray(answers.truth, dtype=np.int64)
+        known = truth >= 0
+        conf_label = np.asarray(d.tasks["confidence"], dtype=np.float64)
+        P.plot_calibration(conf_label[known], (labels == truth)[known],
+                           path=tmp / f"calibration.{fmt}")
+        out[f"calibration.{fmt}"] = f"{int(known.sum())} tasks with truth"
+    if args.fit:
+        P.plot_fit_history(args.fit, path=tmp / f"training.{fmt}")
+        out[f"training.{fmt}"] = f"from {args.fit}"
+    return out
 
 
 def _classifier_inputs(args: argparse.Namespace, answers: Any, metrics: list[str] | None
@@ -255,7 +326,7 @@ def _prune_files(args: argparse.Namespace, answers: Any, d: Any) -> dict[str, An
 
 
 def _print_summary(answers: Any, d: Any, flagged: dict, seconds: float, out_dir: Path,
-                   plot: bool = False) -> None:
+                   figures: dict[str, str]) -> None:
     print(f"{answers.n_workers} workers, {answers.n_tasks} tasks, {answers.n_answers} answers "
           f"({type(d.aggregator).__name__}, {seconds:.2f} s)")
     for flag, ids in flagged.items():
@@ -271,8 +342,9 @@ def _print_summary(answers: Any, d: Any, flagged: dict, seconds: float, out_dir:
         cols = ["task", "label", "confidence", key]
         rows = zip(*(top[c].tolist() for c in cols), strict=True)
         print(format_table([list(r) for r in rows], cols))
-    print(f"wrote workers.csv, tasks.csv, dataset.json{', workers.png' if plot else ''} "
-          f"to {out_dir}")
+    print(f"wrote workers.csv, tasks.csv, dataset.json to {out_dir}")
+    for name, note in figures.items():
+        print(f"  {name}" + (f": {note}" if note else ""))
 
 
 def _plain(value: Any) -> Any:

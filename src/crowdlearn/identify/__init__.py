@@ -77,6 +77,9 @@ class Diagnosis:
     margins : dict
         ``"aum"`` / ``"waum"``: the :class:`~crowdlearn.identify.aum.MarginResult` of each
         classifier metric computed.
+    confusions : ndarray or None
+        The worker confusion matrices the metrics used (the aggregator's, else Dawid-Skene's),
+        when a metric needed them.
     """
 
     workers: Any
@@ -84,6 +87,7 @@ class Diagnosis:
     dataset: dict[str, float] = field(default_factory=dict)
     aggregator: Any = None
     margins: dict[str, Any] = field(default_factory=dict)
+    confusions: Any = None
 
 
 def _strategy_name(est: Any) -> str:
@@ -184,7 +188,8 @@ def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | N
         elif name in TASK_METRICS:
             t[name] = _task_metric(name, answers, probas, model)
     data = dataset.dataset_metrics(answers, [m for m in names if m in DATASET_METRICS])
-    return Diagnosis(pd.DataFrame(w), pd.DataFrame(t), data, est, found)
+    return Diagnosis(pd.DataFrame(w), pd.DataFrame(t), data, est, found,
+                     models.get("confusions"))
 
 
 def _fitted(answers: Any, strategy: Any, random_state: int | None) -> Any:
