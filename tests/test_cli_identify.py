@@ -105,3 +105,33 @@ def test_identify_plot_needs_its_metrics(crowd_csv: tuple[Path, Path], tmp_path:
                  str(tmp_path / "d")]) == 2
     assert "--plot needs -m n-answers" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_identify_label_only_imports_no_heavy_module(crowd_csv: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    """The label-only metrics load neither scipy.stats (two seconds of a cold start, once
+    pulled in by crowd-kit's uncertainty), nor torch, nor matplotlib."""
+    import os
+    import subprocess
+    import sys
+
+    answers, _ = crowd_csv
+    code = ("import sys; from crowdlearn.cli import main; "
+            f"assert main(['identify', {str(answers)!r}, '-m', 'all', '-o', "
+            f"{str(tmp_path / 'd')!r}, '--quiet']) == 0; "
+            "print(sorted(m for m in ('scipy.stats', 'torch', 'matplotlib') "
+            "if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_uncertainty_entropy_equals_scipys() -> None:
+    from scipy.stats import entropy
+
+    from crowdlearn.crowdkit_metrics import _entropy_rows
+
+    p = np.random.default_rng(0).random((20, 4))
+    p[3] = [0.0, 0.0, 2.0, 0.0]
+    assert np.allclose(_entropy_rows(p), entropy(p, axis=1))

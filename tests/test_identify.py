@@ -103,7 +103,9 @@ def test_identify_every_metric_and_model_reuse() -> None:
                      seed=3)
     d = identify(crowd.answers, "glad", "all", random_state=0)
     assert set(ALL_METRICS) - {"fleiss-kappa", "krippendorff-alpha", "consistency",
-                               "uncertainty"} <= set(d.workers.columns) | set(d.tasks.columns)
+                               "uncertainty", "aum", "waum"} <= set(d.workers.columns) | \
+        set(d.tasks.columns)
+    assert not {"aum", "waum"} & set(d.tasks.columns)  # "all" without items: label-only
     assert np.allclose(d.workers["glad-ability"], d.aggregator.result_arrays()["skills"])
     assert len(d.workers) == 5 and len(d.tasks) == 200
     default = identify(crowd.answers, d.aggregator)  # a fitted aggregator: its own metrics

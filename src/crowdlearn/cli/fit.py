@@ -97,6 +97,10 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    help="feature columns (space- or comma-separated; default: every numeric "
                    "column but the id and label columns)")
     add_image_arguments(g)
+    g.add_argument("--exclude", "--path-remove", default=None, metavar="FILE",
+                   help="tasks left out of training: peerannot's too_hard_<alpha>.txt (of "
+                   "crowdlearn identify -m aum/waum or peerannot identify; the task number "
+                   "in the second column) or one task id per line")
     g.add_argument("--test", default=None, metavar="FILE",
                    help="test items with their true labels (a features table with a label "
                    "column, e.g. music_genre_test.csv): test accuracy per epoch, never used "
@@ -205,6 +209,9 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    "history.png")
     _alias(g, "plot_confusion_matrices", "--plot_confusion_matrices", "--plot",
            action="store_true")
+    from ._plots import add_workers_argument
+
+    add_workers_argument(g)
     g.add_argument("--experiment-name", default=None, metavar="NAME",
                    help="a name recorded in results.json")
     _alias(g, "experiment_name", "--experiment_name")
@@ -390,6 +397,21 @@ def run(args: argparse.Namespace) -> int:
         true_conf = load_true_confusions(args.true_confusions, answers)
 
     strategy_params, backbone_params = model_params(args)
+    shown = None
+    if getattr(args, "workers", None):
+        from ._plots import workers_choice
+
+        if not args.plot_confusion_matrices:
+            raise CrowdlearnError("--workers chooses the workers of confusions.png: add "
+                                  "--plot-confusion-matrices")
+        shown = workers_choice(args.workers, answers.worker_ids)
+    if getattr(args, "exclude", None):
+        from ._exclude import apply_exclude
+
+        answers, feats, n_excluded = apply_exclude(args.exclude, answers, feats,
+                                                   strategy_params)
+        if not args.quiet:
+            print(f"--exclude: {n_excluded} task(s) left out of training")
     clf = CrowdClassifier(
         args.backbone, strategy=spec, backbone_params=backbone_params or None,
         strategy_params=strategy_params or None, lam=args.lam, pretrained=args.pretrained,
@@ -403,7 +425,8 @@ def run(args: argparse.Namespace) -> int:
     )
     clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
     inputs = {"answers": str(args.data), "features": args.features,
-              "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions}
+              "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions,
+              "exclude": getattr(args, "exclude", None)}
     if images_info is not None:
         inputs["images"] = images_info
     extra: dict[str, Any] = {"inputs": inputs}
@@ -411,7 +434,8 @@ def run(args: argparse.Namespace) -> int:
         extra["name"] = args.experiment_name
     paths = write_fit_results(
         clf, out, X_test=test, y_test=None if test is None else test.labels,
-        true_confusions=true_conf, plot=args.plot_confusion_matrices, overwrite=True,
+        true_confusions=true_conf, plot=args.plot_confusion_matrices, workers=shown,
+        overwrite=True,
         extra=extra, input_shape=tuple(feats.X.shape[1:]))
     if not args.quiet:
         import json

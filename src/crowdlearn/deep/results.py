@@ -498,6 +498,7 @@ def write_fit_results(
     test_ids: Any = None,
     true_confusions: np.ndarray | None = None,
     plot: bool = False,
+    workers: Any = None,
     overwrite: bool = False,
     extra: dict[str, Any] | None = None,
     input_shape: tuple[int, ...] | None = None,
@@ -518,6 +519,9 @@ def write_fit_results(
         Known confusions in the answers' worker order (:func:`load_true_confusions`).
     plot:
         Also draw ``confusions.png`` and ``history.png``.
+    workers:
+        The workers ``confusions.png`` shows (``plot_confusions``' ``workers``: indices,
+        ``"most-active"`` (default), ``"worst"``, ``"first"``).
     overwrite:
         Replace an existing non-empty ``out_dir``; without it that is an error (raised before
         anything is written).
@@ -570,7 +574,7 @@ def write_fit_results(
             if clf.confusions_ is not None:
                 plot_confusions(clf.confusions_, true_confusions, classes=list(classes),
                                 worker_names=[str(w) for w in clf.worker_ids_],
-                                activity=answers.answers_per_worker(),
+                                activity=answers.answers_per_worker(), workers=workers,
                                 path=tmp / "confusions.png")
                 written.append("confusions.png")
             plot_training_history(clf.history_, path=tmp / "history.png")

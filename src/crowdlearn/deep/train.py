@@ -226,6 +226,7 @@ def train(
     test: tuple[Any, Any] | None = None,
     seed: int | None = 0,
     checkpoint_dir: str | Path | None = None,
+    on_batch: Any = None,
 ) -> TrainResult:
     """Train ``model`` in place and load the weights of the selected epoch.
 
@@ -251,6 +252,10 @@ def train(
         Seed of the batch order (the caller seeds the initial weights).
     checkpoint_dir:
         When given, ``last.pth`` is written there after every epoch and ``best.pth`` at the end.
+    on_batch:
+        Optional ``on_batch(epoch, batch, logits)`` called at every training step with the
+        classifier's logits of the batch (detached, float32, before the step's update): what
+        the training-dynamics diagnostics (AUM, WAUM, :mod:`crowdlearn.identify.aum`) record.
     """
     cfg = config or TrainConfig()
     cfg.validate()
@@ -311,6 +316,8 @@ def train(
                 with _autocast(dev, amp):
                     logits = model(batch.x)
                 loss = model.head.loss(logits.float(), batch)
+                if on_batch is not None:
+                    on_batch(epoch, batch, logits.detach().float())
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if cfg.grad_clip:

@@ -38,8 +38,11 @@ WORKER_METRICS: tuple[str, ...] = (
 )
 #: per-task metrics, by name
 TASK_METRICS: tuple[str, ...] = (
-    "n-answers", "vote-entropy", "posterior-entropy", "margin", "glad-difficulty",
+    "n-answers", "vote-entropy", "posterior-entropy", "margin", "glad-difficulty", "aum",
+    "waum",
 )
+#: task metrics that train a classifier on the items (:mod:`crowdlearn.identify.aum`)
+CLASSIFIER_METRICS: tuple[str, ...] = ("aum", "waum")
 #: metrics that fit a model of their own unless the aggregator is that model
 MODEL_METRICS: dict[str, str] = {
     "glad-ability": "glad", "glad-difficulty": "glad", "mace-competence": "mace",
@@ -47,13 +50,14 @@ MODEL_METRICS: dict[str, str] = {
 }
 ALL_METRICS: tuple[str, ...] = tuple(dict.fromkeys(
     WORKER_METRICS + TASK_METRICS + DATASET_METRICS))
-#: what :func:`identify` computes by default: every metric but the model-specific ones of
-#: other strategies (those of the aggregator itself are added)
-DEFAULT_METRICS: tuple[str, ...] = tuple(m for m in ALL_METRICS if m not in MODEL_METRICS)
+#: what :func:`identify` computes by default: every label-only metric but the model-specific
+#: ones of other strategies (those of the aggregator itself are added)
+DEFAULT_METRICS: tuple[str, ...] = tuple(
+    m for m in ALL_METRICS if m not in MODEL_METRICS and m not in CLASSIFIER_METRICS)
 
 __all__ = [
-    "ALL_METRICS", "DATASET_METRICS", "DEFAULT_METRICS", "Diagnosis", "TASK_METRICS",
-    "WORKER_METRICS", "dataset", "fleiss_kappa", "identify", "tasks", "workers",
+    "ALL_METRICS", "CLASSIFIER_METRICS", "DATASET_METRICS", "DEFAULT_METRICS", "Diagnosis",
+    "TASK_METRICS", "WORKER_METRICS", "dataset", "fleiss_kappa", "identify", "tasks", "workers",
 ]
 
 
@@ -70,12 +74,20 @@ class Diagnosis:
         Data-set metrics by name.
     aggregator : Aggregator
         The fitted aggregator whose labels and posteriors were used.
+    margins : dict
+        ``"aum"`` / ``"waum"``: the :class:`~crowdlearn.identify.aum.MarginResult` of each
+        classifier metric computed.
+    confusions : ndarray or None
+        The worker confusion matrices the metrics used (the aggregator's, else Dawid-Skene's),
+        when a metric needed them.
     """
 
     workers: Any
     tasks: Any
     dataset: dict[str, float] = field(default_factory=dict)
     aggregator: Any = None
+    margins: dict[str, Any] = field(default_factory=dict)
+    confusions: Any = None
 
 
 def _strategy_name(est: Any) -> str:
@@ -83,7 +95,8 @@ def _strategy_name(est: Any) -> str:
 
 
 def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | None = None,
-             *, random_state: int | None = None) -> Diagnosis:
+             *, random_state: int | None = None, items: Any = None,
+             classifier_params: dict[str, Any] | None = None) -> Diagnosis:
     """Per-worker, per-task and data-set diagnostics of crowd ``answers``.
 
     Parameters
@@ -97,6 +110,15 @@ def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | N
         :data:`DEFAULT_METRICS` plus the model-specific metrics of the strategy itself.
     random_state : int, optional
         Seed of randomised strategies.
+    items : array, DataFrame or Features, optional
+        One item per task (features or images, as ``crowdlearn fit``): needed by ``aum`` and
+        ``waum`` (:data:`CLASSIFIER_METRICS`), which train a classifier on them. ``"all"``
+        includes them only when items are given. The AUM learns the aggregator's hard
+        labels; the WAUM's trust is the aggregator's confusion matrices (Dawid-Skene's when
+        it learns none).
+    classifier_params : dict, optional
+        Keyword arguments of :func:`crowdlearn.identify.aum.aum` / ``waum`` (``backbone``,
+        ``n_epochs``, ``lr``, ``margin``, ``transform``, ``device``, ...).
 
     Examples
     --------
@@ -116,13 +138,17 @@ def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | N
     else:
         names = list(dict.fromkeys([metrics] if isinstance(metrics, str) else metrics))
         if "all" in names:
-            names = list(ALL_METRICS)
+            names = [m for m in ALL_METRICS if items is not None or m not in CLASSIFIER_METRICS]
+    from ..errors import CrowdlearnError
+
     unknown = [m for m in names if m not in ALL_METRICS]
     if unknown:
-        from ..errors import CrowdlearnError
-
         raise CrowdlearnError(f"unknown metric {unknown[0]!r} (choose from "
                               f"{', '.join(ALL_METRICS)}, or all)")
+    needs = [m for m in names if m in CLASSIFIER_METRICS]
+    if needs and items is None:
+        raise CrowdlearnError(f"metric {needs[0]} trains a classifier: give the items "
+                              "(features or images)")
     arrays = est.result_arrays()
     labels, probas = arrays["labels"].astype(np.int64), arrays["probas"]
     models: dict[str, Any] = {own: est}
@@ -142,13 +168,28 @@ def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | N
     w: dict[str, Any] = {"worker": answers.worker_ids}
     t: dict[str, Any] = {"task": answers.task_ids, "label": answers.classes[labels],
                          "confidence": tasks.confidence(probas, labels)}
+    found: dict[str, Any] = {}
     for name in names:
         if name in WORKER_METRICS:
             w[name] = _worker_metric(name, answers, labels, confusions, model)
-        if name in TASK_METRICS:
+        if name in CLASSIFIER_METRICS:
+            from . import aum as margin_metrics
+
+            params = dict(classifier_params or {})
+            params.setdefault("seed", 0 if random_state is None else random_state)
+            if name == "aum":
+                hard = labels.copy()
+                hard[answers.answers_per_task() == 0] = -1
+                found[name] = margin_metrics.aum(items, answers, labels=hard, **params)
+            else:
+                found[name] = margin_metrics.waum(items, answers, confusions=confusions(),
+                                                  **params)
+            t[name] = found[name].values
+        elif name in TASK_METRICS:
             t[name] = _task_metric(name, answers, probas, model)
     data = dataset.dataset_metrics(answers, [m for m in names if m in DATASET_METRICS])
-    return Diagnosis(pd.DataFrame(w), pd.DataFrame(t), data, est)
+    return Diagnosis(pd.DataFrame(w), pd.DataFrame(t), data, est, found,
+                     models.get("confusions"))
 
 
 def _fitted(answers: Any, strategy: Any, random_state: int | None) -> Any:
