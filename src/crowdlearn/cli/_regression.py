@@ -149,3 +149,67 @@ def simulate_regression_cli(args: argparse.Namespace) -> int:
               f"answers, seed {args.seed}.")
         print(f"Wrote {', '.join(files)} to {out}.")
     return 0
+
+
+#: the end-to-end regression strategy of ``crowdlearn fit`` when ``-s`` is not given
+DEFAULT_FIT_REGRESSION = "crowdlayer-sb"
+
+
+def fit_regression(args: argparse.Namespace, answers: Any, out: Path, start: float) -> int:
+    """``crowdlearn fit --kind regression``: train a :class:`~crowdlearn.deep.CrowdRegressor`
+    on ``--features`` and write predictions.csv (task, prediction), workers.csv (the crowd
+    layer's scale and bias per worker) and results.json (history, best epoch, R^2 / MAE on the
+    training tasks when their truth is known), all at once."""
+    import json
+    import time
+
+    import pandas as pd
+
+    from ..aggregate.regression.results import _finite
+    from ..deep import CrowdRegressor
+    from ..errors import CrowdlearnError
+    from ..io._atomic import atomic_dir
+    from ..io._common import write_delimited
+    from ..metrics_regression import regression_scores
+    from .fit import read_train_features
+
+    if args.features is None:
+        raise CrowdlearnError("regression needs --features FILE (one row of numbers per task)")
+    feats = read_train_features(args, answers.task_ids)  # rows in task order
+    strategy = (args.strategy or DEFAULT_FIT_REGRESSION).lower()
+    device = getattr(args, "accelerator", None) or "auto"
+    reg = CrowdRegressor(strategy, hidden=tuple(args.hidden) if args.hidden is not None
+                         else (128,), n_epochs=args.n_epochs, batch_size=args.batch_size,
+                         lr=args.lr, weight_decay=args.weight_decay,
+                         val_fraction=args.val_fraction, seed=args.seed,
+                         device=device if device in ("auto", "cpu", "cuda") else "auto")
+    reg.fit(feats.X, answers)
+    pred = reg.predict(feats.X)
+    res = reg.result_
+    summary: dict[str, Any] = {
+        "kind": "regression", "strategy": strategy, "params": reg.get_params(),
+        "n_tasks": answers.n_tasks, "n_workers": answers.n_workers,
+        "n_answers": answers.n_answers, "best_epoch": res.best_epoch,
+        "n_epochs": res.stopped_epoch, "best_val_loss": res.best_score,
+        "history": res.history, "seconds": time.perf_counter() - start}
+    if answers.has_truth:
+        summary["train"] = regression_scores(answers.truth, pred)
+    with atomic_dir(out) as stage:
+        write_delimited(pd.DataFrame({"task": answers.task_ids, "prediction": pred}),
+                        stage / "predictions.csv")
+        if hasattr(reg, "scale_"):
+            write_delimited(pd.DataFrame({"worker": answers.worker_ids, "scale": reg.scale_,
+                                          "bias": reg.bias_}), stage / "workers.csv")
+        (stage / "results.json").write_text(
+            json.dumps(_finite(summary), indent=2, allow_nan=False, default=str),
+            encoding="utf-8")
+    if not getattr(args, "quiet", False):
+        line = (f"{strategy}: {answers.n_tasks} tasks, best epoch {res.best_epoch} of "
+                f"{res.stopped_epoch}, validation MSE {res.best_score:.5f}")
+        if "train" in summary:
+            line += f", training R^2 {summary['train']['r2']:.4f}"
+        print(line)
+        files = "predictions.csv, results.json" + (", workers.csv" if hasattr(reg, "scale_")
+                                                   else "")
+        print(f"wrote {files} to {out}")
+    return 0

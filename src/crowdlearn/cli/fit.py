@@ -362,6 +362,10 @@ def run(args: argparse.Namespace) -> int:
     _check_out(out, args.force)
     spec = _strategy(args)
     answers = load_answers(args)
+    if getattr(answers, "kind", "classification") == "regression":
+        from ._regression import fit_regression
+
+        return fit_regression(args, answers, out, start)
     if args.K is not None and args.K != answers.n_classes:
         raise CrowdlearnError(f"--K {args.K} but the answers have {answers.n_classes} classes")
     if args.M is not None and args.M != answers.n_workers:
