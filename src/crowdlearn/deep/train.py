@@ -275,7 +275,7 @@ def train(
     model.head.setup(answers, np.asarray(train_tasks))
     model.to(dev)
     opt = _make_optimizer(model, cfg)
-    n_train = train_idx.numel()
+    n_train = data.n_units(train_idx)  # tasks, or sentences of sequence data
     # a last batch of one item breaks batch normalisation: drop it (it is reshuffled next epoch)
     drop_last = n_train % cfg.batch_size == 1 and n_train > 1
     steps = n_train // cfg.batch_size + (0 if drop_last or n_train % cfg.batch_size == 0 else 1)
