@@ -12,7 +12,7 @@ from crowdlearn.deep.heads import make_head  # noqa: E402
 from crowdlearn.deep.sequence import SequenceCrowdData  # noqa: E402
 from crowdlearn.deep.taggers import BiLSTMTagger, Vocabulary  # noqa: E402
 from crowdlearn.errors import CrowdlearnError  # noqa: E402
-from crowdlearn.sequence import CrowdTagger, split_groups  # noqa: E402
+from crowdlearn.sequence.tagger import CrowdTagger, split_groups  # noqa: E402
 
 TAGS = ["B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER", "O"]
 SENTS = [["Anna", "lives", "in", "Paris"], ["IBM", "hires"], ["New", "York", "is", "big", "."]]
@@ -175,3 +175,63 @@ def test_crowd_layer_tagger_beats_the_majority_vote_tagger_on_confused_workers()
     # measured: crowd layer 0.70, majority-vote tagger 0.50 (seeds 1, 2: 0.75/0.44, 1.0/0.61)
     assert found["crowdlayer"] > 0.6, found
     assert found["crowdlayer"] > found["mv"] + 0.1, found
+
+
+# ---------------------------------------------------------------------- API and command line
+def _conll_folder(root, rng: np.random.Generator) -> tuple[list, list]:
+    """A CoNLL crowd folder: 4 documents of the simulated language, gold and 3 workers."""
+    sents, gold = _sentences(40, rng)
+    (root / "ground_truth").mkdir(parents=True)
+    for w in range(3):
+        (root / "mturk_train_data" / f"W{w}").mkdir(parents=True)
+    for d in range(4):
+        part = range(10 * d, 10 * d + 10)
+        text = "".join("".join(f"{t} {g}\n" for t, g in zip(sents[i], gold[i], strict=True))
+                       + "\n" for i in part)
+        (root / "ground_truth" / f"doc{d}.txt").write_text(text, encoding="utf-8")
+        for w in range(3):
+            if (d + w) % 3 == 0:
+                continue  # not every worker tags every document
+            (root / "mturk_train_data" / f"W{w}" / f"doc{d}.txt").write_text(
+                text.replace("LOC", "ORG") if w == 0 else text, encoding="utf-8")
+    return sents, gold
+
+
+def test_fit_sequence_writes_tagged_documents_in_the_input_layout(tmp_path) -> None:
+    import json
+
+    from crowdlearn.cli import main
+
+    _conll_folder(tmp_path / "crowd", np.random.default_rng(3))
+    out = tmp_path / "out"
+    assert main(["fit", str(tmp_path / "crowd"), "--kind", "sequence", "-s", "mv", "-o",
+                 str(out), "--n-epochs", "2", "--accelerator", "cpu", "--quiet"]) == 0
+    for d in range(4):
+        gold = (tmp_path / "crowd" / "ground_truth" / f"doc{d}.txt").read_text().splitlines()
+        mine = (out / f"doc{d}.txt").read_text().splitlines()
+        assert [line.split(" ")[0] for line in mine] == [line.split(" ")[0] for line in gold]
+        assert all(line == "" or line.split(" ")[1] in TAGS + ["B-MISC", "I-MISC"]
+                   for line in mine)
+    res = json.loads((out / "results.json").read_text())
+    assert res["kind"] == "sequence" and res["strategy"] == "mv"
+    assert res["n_documents"] == 4 and res["n_sentences"] == 40
+    assert 0.0 <= res["span_scores_on_training_gold"]["f1"] <= 1.0
+    # a CoNLL crowd folder is recognised without --kind; refused strategy: one-line error
+    assert main(["fit", str(tmp_path / "crowd"), "-s", "nope", "-o", str(tmp_path / "o2"),
+                 "--quiet"]) == 2
+
+
+def test_crowd_tagger_is_deterministic_and_takes_sequence_answers(tmp_path) -> None:
+    from crowdlearn.sequence import CrowdTagger, read_sequences
+
+    _conll_folder(tmp_path / "crowd", np.random.default_rng(4))
+    seq = read_sequences(tmp_path / "crowd")
+    kw = dict(n_epochs=3, word_dim=8, char_filters=4, hidden=8, device="cpu", seed=5)
+    a = CrowdTagger("crowdlayer", **kw).fit(seq)
+    b = CrowdTagger("crowdlayer", **kw).fit(seq)
+    pa, pb = a.predict_proba(seq), b.predict_proba(seq)
+    assert len(pa) == seq.n_sentences
+    assert all(np.array_equal(x, y) for x, y in zip(pa, pb, strict=True))
+    assert a.confusions_.shape == (seq.n_workers, seq.n_tags, seq.n_tags)
+    with pytest.raises(CrowdlearnError, match="unknown sequence strategy"):
+        CrowdTagger("nope", device="cpu").fit(seq)

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .answers import Answers
-from .errors import CrowdlearnError
-from .params import Bool, Custom, Float, Int, Seed, check_params, specs_of
+from ..answers import Answers
+from ..errors import CrowdlearnError
+from ..params import Bool, Custom, Float, Int, Seed, check_params, specs_of
 
 __all__ = ["CrowdTagger", "split_groups"]
 
@@ -49,7 +49,7 @@ def split_groups(groups: Sequence[Any], val_fraction: float, seed: int | None
 
 def resolve_device_type(device: Any) -> str:
     """``"cpu"`` or ``"cuda"``: where ``device`` (``"auto"`` included) trains."""
-    from .deep.data import resolve_device
+    from ..deep.data import resolve_device
 
     return resolve_device(device).type
 
@@ -181,13 +181,13 @@ class CrowdTagger:
             torch.set_num_threads(saved)
 
     def _head(self, n_classes: int, n_workers: int):
-        from .deep.heads import make_head
+        from ..deep.heads import make_head
 
         name = str(self.strategy).lower().replace("_", "-")
         if name in ("crowdlayer", "crowd-layer"):
             return make_head("crowdlayer", n_classes=n_classes, n_workers=n_workers,
                              conn_type="MW")
-        from .aggregate import available
+        from ..aggregate import available
 
         if name not in available():
             raise CrowdlearnError(
@@ -196,29 +196,31 @@ class CrowdTagger:
         return make_head("two-stage", n_classes=n_classes, n_workers=n_workers,
                          aggregator=name, soft=bool(self.soft), seed=self.seed)
 
-    def fit(self, sentences: Sequence[Sequence[str]], answers: Answers,
+    def fit(self, data: Any, answers: Answers | None = None,
             groups: Sequence[Any] | None = None) -> CrowdTagger:
-        """Learn from ``sentences`` (lists of token strings) and their token-level crowd tags.
+        """Learn from crowd tags.
 
         Parameters
         ----------
-        sentences:
-            The training sentences.
+        data:
+            :class:`~crowdlearn.sequence.SequenceAnswers` (its documents are the validation
+            groups; its gold tags are never read), or the training sentences as lists of token
+            strings, with ``answers``.
         answers:
-            Token-level answers whose task ``i`` is the ``i``-th token of the concatenated
-            ``sentences`` (``answers.n_tasks`` tokens in all; untagged tokens have no answer).
+            With sentences: token-level answers whose task ``i`` is the ``i``-th token of the
+            concatenated sentences (untagged tokens have no answer).
         groups:
-            Optional document (or any group) of each sentence: the validation split holds out
-            whole groups.
+            With sentences: optional document (or any group) of each sentence: the validation
+            split holds out whole groups.
         """
-        from .deep.data import resolve_device
-        from .deep.sequence import SequenceCrowdData
-        from .deep.taggers import BiLSTMTagger, Vocabulary
-        from .deep.train import CrowdModel, TrainConfig, seed_everything, train
+        from ..deep.data import resolve_device
+        from ..deep.sequence import SequenceCrowdData
+        from ..deep.taggers import BiLSTMTagger, Vocabulary
+        from ..deep.train import CrowdModel, TrainConfig, seed_everything, train
 
+        sentences, answers, groups = _training_input(data, answers, groups)
         check_params("CrowdTagger", specs_of(type(self)), self.get_params())
         start = time.perf_counter()
-        sentences = [list(s) for s in sentences]
         n_tokens = sum(len(s) for s in sentences)
         if answers.n_tasks != n_tokens:
             raise CrowdlearnError(f"{answers.n_tasks} token tasks for {n_tokens} tokens in "
@@ -267,13 +269,14 @@ class CrowdTagger:
         return self
 
     # ------------------------------------------------------------------ predict
-    def predict_proba(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Per sentence, the (tokens x K) tag probabilities of the tagger."""
-        from .deep.sequence import SequenceCrowdData, predict_tokens
+    def predict_proba(self, sentences: Any) -> list[np.ndarray]:
+        """Per sentence (lists of token strings, or a ``SequenceAnswers``' sentences), the
+        (tokens x K) tag probabilities of the tagger."""
+        from ..deep.sequence import SequenceCrowdData, predict_tokens
 
         if not hasattr(self, "model_"):
             raise CrowdlearnError("CrowdTagger is not fitted: call fit first")
-        sentences = [list(s) for s in sentences]
+        sentences = _sentences_of(sentences)
         tokens = self.vocabulary_.encode(sentences)
         empty = Answers(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
                         task_ids=np.arange(tokens.n_tokens),
@@ -285,7 +288,28 @@ class CrowdTagger:
             probs = np.zeros((0, len(self.classes_)), dtype=np.float32)
         return np.split(probs, tokens.indptr[1:-1])
 
-    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    def predict(self, sentences: Any) -> list[list[str]]:
         """Per sentence, the predicted tag of each token (tag names)."""
         return [[str(self.classes_[k]) for k in p.argmax(axis=1)]
                 for p in self.predict_proba(sentences)]
+
+
+def _sentences_of(data: Any) -> list[list[str]]:
+    """Token strings per sentence of a ``SequenceAnswers`` or of a list of sentences."""
+    if hasattr(data, "sentence_indptr") and hasattr(data, "words"):
+        words = [str(w) for w in data.words]
+        ptr = data.sentence_indptr
+        return [words[ptr[i]:ptr[i + 1]] for i in range(len(ptr) - 1)]
+    return [[str(t) for t in s] for s in data]
+
+
+def _training_input(data: Any, answers: Answers | None, groups: Sequence[Any] | None
+                    ) -> tuple[list[list[str]], Answers, Any]:
+    if hasattr(data, "tokens") and isinstance(data.tokens, Answers):  # SequenceAnswers
+        if answers is not None:
+            raise CrowdlearnError("give SequenceAnswers alone, or sentences with answers")
+        groups = data.sentence_doc if groups is None else groups
+        return _sentences_of(data), data.tokens.with_truth(None), groups
+    if answers is None:
+        raise CrowdlearnError("sentences need their token answers (answers=...)")
+    return _sentences_of(data), answers, groups
