@@ -235,3 +235,12 @@ def test_crowd_tagger_is_deterministic_and_takes_sequence_answers(tmp_path) -> N
     assert a.confusions_.shape == (seq.n_workers, seq.n_tags, seq.n_tags)
     with pytest.raises(CrowdlearnError, match="unknown sequence strategy"):
         CrowdTagger("nope", device="cpu").fit(seq)
+
+
+def test_crowd_tagger_parameters_have_specs_and_bad_values_are_refused() -> None:
+    from crowdlearn.params import ParameterError, check_params, missing_specs, specs_of
+
+    assert missing_specs(CrowdTagger) == []
+    check_params("CrowdTagger", specs_of(CrowdTagger), CrowdTagger().get_params())
+    with pytest.raises(ParameterError, match="^CrowdTagger: dropout must be"):
+        CrowdTagger(dropout=1.5, device="cpu").fit([["a"]], _token_answers([(0, "w", "O")], 1))
