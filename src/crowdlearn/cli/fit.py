@@ -79,6 +79,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``fit`` (also those of ``train``, which adds ``--labels``)."""
     add_input_arguments(p)
+    if not any("--kind" in a.option_strings for a in p._actions):
+        p.add_argument("--kind", default=None, choices=("classification", "sequence"),
+                       help="answer kind; 'sequence': DATA is a CoNLL crowd folder (detected "
+                       "when it is one), the model a BiLSTM tagger (-s crowdlayer|mv|ds)")
     p.add_argument("-o", "--out", required=True, metavar="DIR",
                    help="output folder (must be new or empty unless --force)")
     p.add_argument("--force", action="store_true",
@@ -356,6 +360,12 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import CrowdlearnError
 
     start = time.perf_counter()
+    from ._fit_sequence import is_sequence_input
+
+    if is_sequence_input(args):
+        from ._fit_sequence import run_sequence
+
+        return run_sequence(args, _check_out)
     installed_items(args)
     _check_options(args)
     out = Path(args.out)

@@ -142,6 +142,10 @@ class CrowdData:
             labels=self.labels[ans],
         )
 
+    def n_units(self, tasks: Tensor) -> int:
+        """How many batching units (here tasks) ``tasks`` make: ``batch_size`` counts these."""
+        return int(tasks.shape[0])
+
     def batches(
         self,
         tasks: Tensor,

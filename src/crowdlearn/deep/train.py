@@ -4,7 +4,9 @@
 that turns them into annotator answer distributions) on :class:`~crowdlearn.deep.data.CrowdData`:
 
 * data stay on the training device; an epoch is a seeded permutation of the training task
-  indices cut into batches, each batch gathering its tasks' answers by tensor indexing;
+  indices cut into batches, each batch gathering its tasks' answers by tensor indexing (the data
+  object makes the batches: :class:`~crowdlearn.deep.sequence.SequenceCrowdData` batches whole
+  sentences of token tasks, and ``batch_size`` counts its ``n_units``);
 * SGD (momentum, Nesterov) / Adam / AdamW, weight decay on the backbone (the head has its own
   learning rate and weight decay), multistep / cosine / one-cycle schedules, gradient clipping;
 * automatic mixed precision on CUDA (fp16 autocast + gradient scaling; heads compute in fp32);
@@ -281,7 +283,7 @@ def train(
     model.head.bind_backbone(model.backbone)
     model.to(dev)
     opt = _make_optimizer(model, cfg)
-    n_train = train_idx.numel()
+    n_train = data.n_units(train_idx)  # tasks, or sentences of sequence data
     # a last batch of one item breaks batch normalisation: drop it (it is reshuffled next epoch)
     drop_last = n_train % cfg.batch_size == 1 and n_train > 1
     steps = n_train // cfg.batch_size + (0 if drop_last or n_train % cfg.batch_size == 0 else 1)
