@@ -69,6 +69,7 @@ class _State:
         self.tasks, self.workers, self.classes = Vocab(), Vocab(), Vocab()
         self.log = AnswerLog()
         self.n_batches = 0
+        self.cursor = 0  # next task revisited round-robin (ingest's ``refresh``)
         self.n_iter = 0
         self.last_objective: float | None = None
 
@@ -78,8 +79,13 @@ class _State:
 
     # ----------------------------------------------------------------- batches
     def ingest(self, task_ids: np.ndarray, worker_ids: np.ndarray, labels: np.ndarray,
-               declared: Any = ()) -> Batch:
-        """Encode raw ids (growing the vocabularies and arrays) and append to the log."""
+               declared: Any = (), refresh: float = 0.0) -> Batch:
+        """Encode raw ids (growing the vocabularies and arrays) and append to the log.
+
+        ``refresh``: also revisit ``refresh`` times as many earlier tasks as the batch touches,
+        taken round-robin over the tasks from a saved cursor (an amortised sweep: each update
+        then costs at most ``1 + refresh`` times the batch's own share).
+        """
         if len(declared):
             self.classes.encode(np.asarray(declared, dtype=object))
         t = self.tasks.encode(task_ids)
@@ -87,7 +93,13 @@ class _State:
         lab = self.classes.encode(labels)
         self._grow(*self.shape)
         touched = np.unique(t)
-        old = self.log.answers_of(touched[touched < self.log.head.n])
+        n_known = self.log.head.n
+        extra = min(int(refresh * len(touched)), n_known)
+        if extra:
+            revisit = (self.cursor + np.arange(extra)) % n_known
+            self.cursor = int((self.cursor + extra) % n_known)
+            touched = np.union1d(touched, revisit)
+        old = self.log.answers_of(touched[touched < n_known])
         new = self.log.append(t, w, lab, len(self.tasks))
         return Batch(old, new, self.log)
 
