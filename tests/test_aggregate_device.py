@@ -41,7 +41,7 @@ def test_cpu_torch_run_equals_the_numpy_run(crowd, name, params):
         assert isinstance(dev.result_arrays()[key], np.ndarray)
 
 
-@pytest.mark.parametrize("name", ["ds", "onecoin", "pooled-ds"])
+@pytest.mark.parametrize("name", ["ds", "onecoin", "pooled-ds", "glad"])
 def test_gold_labels_are_clamped_on_the_device(crowd, name):
     gold = np.full(crowd.n_tasks, -1)
     gold[:40] = (crowd.truth[:40] + 1) % crowd.n_classes  # deliberately wrong gold
@@ -85,6 +85,6 @@ def test_cli_device_option(tmp_path):
     ref = make_strategy("ds").fit(a)
     np.testing.assert_allclose(np.load(tmp_path / "out" / "probas_a_ds.npy"), ref.probas_,
                                atol=1e-6)
-    bad = subprocess.run(run + ["-s", "glad", "--device", "cpu"], cwd=tmp_path,
+    bad = subprocess.run(run + ["-s", "mace", "--device", "cpu"], cwd=tmp_path,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "numpy only" in bad.stderr

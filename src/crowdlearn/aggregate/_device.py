@@ -16,7 +16,7 @@ from ..errors import CrowdlearnError
 from ..params import Custom
 
 #: strategies with a torch path (their ``device`` parameter)
-TORCH_STRATEGIES = ("mv", "naivesoft", "wawa", "ds", "onecoin", "pooled-ds")
+TORCH_STRATEGIES = ("mv", "naivesoft", "wawa", "ds", "onecoin", "pooled-ds", "glad")
 
 
 def _device_ok(value: Any) -> bool:
@@ -60,6 +60,11 @@ def fit_on_device(est: Any, answers: Any) -> bool:
     device = resolve_device(getattr(est, "device", None))
     if device is None:
         return False
+    if est.name == "glad":
+        from ._torch_glad import fit_glad
+
+        fit_glad(est, answers, device)
+        return True
     from . import _torch_em
 
     _torch_em.FITS[est.name](est, answers, device)

@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print nothing but errors (and no progress bar)")
     p.add_argument("--device", default=None, metavar="DEVICE",
                    help="run the EM on torch tensors: cpu, cuda, cuda:N or auto (CUDA when "
-                   "present, else numpy); strategies mv, naivesoft, wawa, ds, onecoin, "
+                   "present, else numpy); strategies mv, naivesoft, wawa, ds, onecoin, glad, "
                    "pooled-ds (the default); without it, numpy")
     p.add_argument("--update", default=None, metavar="STATE_DIR",
                    help="incremental update: add DATA's answers to the fit saved in STATE_DIR "
