@@ -199,3 +199,16 @@ def test_cli_refuses_a_corrupted_state_in_one_line(tmp_path):
     r = _cli("aggregate", "b.csv", "--update", "st", cwd=tmp_path)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "state.json" in r.stderr
+
+
+def test_periodic_sweep_runs_every_nth_batch(monkeypatch):
+    from crowdlearn.aggregate.incremental._states import DSState
+
+    calls = []
+    original = DSState.sweep
+    monkeypatch.setattr(DSState, "sweep", lambda self, n: calls.append(self.n_batches)
+                        or original(self, n))
+    est = make_strategy("ds")
+    for b in _frames(_crowd(300, 3, 10), 6):
+        est.partial_fit(b, sweep_every=3)
+    assert calls == [3, 6]

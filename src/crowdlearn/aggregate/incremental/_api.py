@@ -35,7 +35,7 @@ class IncrementalMixin:
     incremental_kind: ClassVar[str] = ""
 
     def partial_fit(self, new_answers: Any, *, n_iter: int = 3, refresh: float = 1.0,
-                    sweep: bool = False) -> Any:
+                    sweep: bool = False, sweep_every: int = 0) -> Any:
         """Add ``new_answers`` (an :class:`~crowdlearn.Answers` or a task/worker/label
         DataFrame; new tasks, workers and classes welcome) and update the fit.
 
@@ -57,7 +57,8 @@ class IncrementalMixin:
                                  answers.classes[answers.label], answers.classes,
                                  refresh=float(refresh))
             state.update(batch, int(n_iter))
-        if sweep:
+        if sweep or (sweep_every and answers.n_answers
+                     and state.n_batches % int(sweep_every) == 0):
             state.sweep(max(int(n_iter), 1))
         self._publish(time.perf_counter() - start)
         return self
