@@ -212,3 +212,10 @@ def test_periodic_sweep_runs_every_nth_batch(monkeypatch):
     for b in _frames(_crowd(300, 3, 10), 6):
         est.partial_fit(b, sweep_every=3)
     assert calls == [3, 6]
+
+
+def test_cli_update_refuses_gold_and_device(tmp_path):
+    _frames(_crowd(50, 3, 5), 1)[0].to_csv(tmp_path / "b.csv", index=False)
+    r = _cli("aggregate", "b.csv", "--update", "st", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 2 and "--device cannot be combined" in r.stderr
+    assert not (tmp_path / "st").exists()

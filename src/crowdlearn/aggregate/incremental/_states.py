@@ -19,9 +19,20 @@ it costs time proportional to the batch (times the answers per task), never to t
   :func:`~crowdlearn.aggregate._em.run_em`) on the touched tasks only, warm-started from their
   previous posteriors (vote shares for new tasks), with the worker parameters re-estimated at
   every M-step from the maintained counts plus the touched tasks' current contributions, and
-  adds the new contributions back. Approximation: untouched tasks keep the posterior of their
-  last update (their share of the counts is not revised as the workers' parameters move);
+  adds the new contributions back. This is the incremental EM of Neal & Hinton (1998): an
+  E-step on a block of tasks with the other posteriors held, an M-step from the totals, so
+  every update is an ascent step of the same objective as a full fit. Approximation: untouched
+  tasks keep the posterior of their last update (their share of the counts is not revised as
+  the workers' parameters move) until they are revisited: each update also revisits
+  ``refresh`` times as many earlier tasks, round-robin (:meth:`_State.ingest`), and
   :meth:`~_State.sweep` runs EM iterations over the whole history (O(history)), warm-started.
+  Measured (``benchmarks/incremental.py``): after 100 batches of 10k answers on a 1M-answer
+  crowd, updates alone agree with a full refit on 98.6% of the tasks (DS) and 99.8% (one-coin);
+  a sweep of 3 iterations (periodic, ``partial_fit(sweep_every=N)``, or at the end) brings DS
+  to 99.7%.
+
+References: Neal & Hinton (1998), "A view of the EM algorithm that justifies incremental,
+sparse, and other variants", in *Learning in Graphical Models*, 355-368.
 """
 
 from __future__ import annotations
