@@ -147,6 +147,14 @@ def clamp_gold(probas: np.ndarray, gold: np.ndarray | None = None,
     rows = np.flatnonzero(gold >= 0)
     if not len(rows):
         return probas
+    if not isinstance(probas, np.ndarray):  # a torch tensor (device=): same rows, on its device
+        import torch
+
+        idx = torch.as_tensor(rows, device=probas.device)
+        probas = probas.clone()
+        probas[idx] = 0.0
+        probas[idx, torch.as_tensor(gold[rows], device=probas.device)] = 1.0
+        return probas
     if not probas.flags.writeable:
         probas = probas.copy()
     probas[rows] = 0.0
@@ -191,7 +199,9 @@ class EMStepper(Generic[P]):
         self.gold = (None if len(shape) != 2
                      else current_gold(*(shape[::-1] if class_major else shape)))
         if self.gold is not None:
-            init_probas = clamp_gold(np.array(init_probas, copy=True), self.gold, class_major)
+            init_probas = clamp_gold(np.array(init_probas, copy=True)
+                                     if isinstance(init_probas, np.ndarray) else init_probas,
+                                     self.gold, class_major)
         self.probas = init_probas
         self.params = m_step(init_probas)
         self.history: list[float] = []

@@ -112,6 +112,7 @@ import numpy as np
 
 from ..answers import Answers
 from ..params import N_ITER, SEED, TOL, Float, Param
+from ._device import DEVICE, fit_on_device
 from ._em import run_em
 from .base import register
 from .dawid_skene.shared import _class_priors, _Design, _DSFamily, _log_prior
@@ -156,6 +157,9 @@ class PooledDawidSkene(_DSFamily):
         Stop when the log-likelihood per answer changes by less than ``tol`` (default 1e-5).
     random_state : int or None
         Seed of the draw breaking exact ties in ``labels_``.
+    device : None, "cpu", "cuda", "cuda:N" or "auto"
+        Run on torch tensors on this device (see :mod:`crowdlearn.aggregate._device`);
+        ``None`` (default): numpy.
 
     Attributes
     ----------
@@ -170,7 +174,7 @@ class PooledDawidSkene(_DSFamily):
 
     param_specs: ClassVar[dict[str, Param]] = {
         "strength": Float(0, low_open=True, none=True), "n_iter": N_ITER, "tol": TOL,
-        "random_state": SEED,
+        "random_state": SEED, "device": DEVICE,
     }
 
     def __init__(
@@ -179,13 +183,17 @@ class PooledDawidSkene(_DSFamily):
         n_iter: int = 100,
         tol: float = 1e-5,
         random_state: Any = 0,
+        device: str | None = None,
     ) -> None:
+        self.device = device
         self.strength = strength
         self.n_iter = n_iter
         self.tol = tol
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: torch tensors
+            return
         k = answers.n_classes
         s = float(k if self.strength is None else self.strength)
         if not s > 0:  # s = 0 would be plain DS, with 0/0 rows for workers never on a class

@@ -15,6 +15,7 @@ import numpy as np
 from ..answers import Answers
 from ..errors import CrowdlearnError
 from ..params import N_ITER, SEED, TOL, Bool, Custom, Float, Int, Param
+from ._device import DEVICE, fit_on_device
 from ._em import run_em
 from .base import Aggregator, register
 
@@ -105,6 +106,9 @@ class GLAD(Aggregator):
         An M-step stops when no component of its gradient exceeds this.
     random_state : int, optional
         Seed of the draw that breaks exact ties between classes in ``labels_``.
+    device : None, "cpu", "cuda", "cuda:N" or "auto"
+        Run on torch tensors on this device (see :mod:`crowdlearn.aggregate._device`);
+        ``None`` (default): numpy.
 
     Attributes
     ----------
@@ -146,6 +150,7 @@ class GLAD(Aggregator):
         "n_iter": N_ITER, "tol": TOL, "silent": Bool(), "labels_priors": ARRAY_LIKE,
         "alphas_priors_mean": NUMBER_OR_ARRAY, "betas_priors_mean": NUMBER_OR_ARRAY,
         "m_step_max_iter": Int(0), "m_step_tol": TOL, "random_state": SEED,
+        "device": DEVICE,
     }
 
     def __init__(
@@ -159,7 +164,9 @@ class GLAD(Aggregator):
         m_step_max_iter: int = 25,
         m_step_tol: float = 1e-2,
         random_state: int | None = 0,
+        device: str | None = None,
     ) -> None:
+        self.device = device
         self.n_iter = n_iter
         self.tol = tol
         self.silent = silent
@@ -171,6 +178,8 @@ class GLAD(Aggregator):
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: the same fit on torch tensors
+            return
         n_tasks, n_workers, k = answers.n_tasks, answers.n_workers, answers.n_classes
         priors = _class_priors(self.labels_priors, answers.classes)
         mu_a = _per_id(self.alphas_priors_mean, answers.worker_ids, 1.0, "alphas_priors_mean")

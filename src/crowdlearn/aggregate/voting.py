@@ -18,6 +18,7 @@ import numpy as np
 from ..answers import Answers
 from ..errors import DataError
 from ..params import N_ITER, POSITIVE, SEED, TIE_BREAK, TOL, Choice, Float, Int, Param
+from ._device import DEVICE, fit_on_device
 from .base import Aggregator, _as_answers, argmax_random_ties, break_ties, register, row_ties
 from .incremental._api import IncrementalMixin
 
@@ -262,6 +263,9 @@ class MajorityVote(IncrementalMixin, Aggregator):
         ``probas_``: the (skill-weighted) vote shares (default, crowd-kit's ``probas_``, equal
         to :class:`NaiveSoft` without skills) or ``"tied"``, the uniform distribution over the
         classes with the most votes (crowdlearn's ``probas_`` before 0.x).
+    device : None, "cpu", "cuda", "cuda:N" or "auto"
+        Run on torch tensors on this device (see :mod:`crowdlearn.aggregate._device`);
+        ``None`` (default): numpy.
 
     Notes
     -----
@@ -293,6 +297,7 @@ class MajorityVote(IncrementalMixin, Aggregator):
     param_specs: ClassVar[dict[str, Param]] = {
         "default_skill": Float(none=True), "on_missing_skill": Choice("error", "value", "ignore"),
         "tie_break": TIE_BREAK, "random_state": SEED, "posterior": Choice("shares", "tied"),
+        "device": DEVICE,
     }
 
     def __init__(
@@ -302,7 +307,9 @@ class MajorityVote(IncrementalMixin, Aggregator):
         tie_break: str = "random",
         random_state: Any = 0,
         posterior: str = "shares",
+        device: str | None = None,
     ) -> None:
+        self.device = device
         self.default_skill = default_skill
         self.on_missing_skill = on_missing_skill
         self.tie_break = tie_break
@@ -330,6 +337,8 @@ class MajorityVote(IncrementalMixin, Aggregator):
         return self.fit(data, skills, gold=gold).probas_
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: torch tensors
+            return
         if self.posterior not in ("shares", "tied"):
             raise ValueError(f"posterior must be 'shares' or 'tied', got {self.posterior!r}")
         skills = getattr(self, "_skills_in", None)
@@ -557,14 +566,18 @@ class NaiveSoft(Aggregator):
     """
 
     param_specs: ClassVar[dict[str, Param]] = {
-        "tie_break": TIE_BREAK, "random_state": SEED,
+        "tie_break": TIE_BREAK, "random_state": SEED, "device": DEVICE,
     }
 
-    def __init__(self, tie_break: str = "random", random_state: Any = 0) -> None:
+    def __init__(self, tie_break: str = "random", random_state: Any = 0,
+                 device: str | None = None) -> None:
+        self.device = device
         self.tie_break = tie_break
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: torch tensors
+            return
         self.probas_ = vote_frequencies(answers)
         self.labels_ = hard_labels(self.probas_, self.tie_break, self.random_state)
 
@@ -589,6 +602,9 @@ class Wawa(IncrementalMixin, _SkillVotePredictor, Aggregator):
         tied tasks (on the ``web`` benchmark, 21% of the tasks are tied).
     random_state : int or None
         Seed of the tie-breaking draw.
+    device : None, "cpu", "cuda", "cuda:N" or "auto"
+        Run on torch tensors on this device (see :mod:`crowdlearn.aggregate._device`);
+        ``None`` (default): numpy.
 
     Notes
     -----
@@ -617,14 +633,18 @@ class Wawa(IncrementalMixin, _SkillVotePredictor, Aggregator):
 
     incremental_kind: ClassVar[str] = "wawa"  # partial_fit: see aggregate.incremental
     param_specs: ClassVar[dict[str, Param]] = {
-        "tie_break": TIE_BREAK, "random_state": SEED,
+        "tie_break": TIE_BREAK, "random_state": SEED, "device": DEVICE,
     }
 
-    def __init__(self, tie_break: str = "random", random_state: Any = 0) -> None:
+    def __init__(self, tie_break: str = "random", random_state: Any = 0,
+                 device: str | None = None) -> None:
+        self.device = device
         self.tie_break = tie_break
         self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: torch tensors
+            return
         if answers.n_tasks and answers.n_classes:
             _, majority = _majority(_class_major_votes(answers), self.tie_break,
                                     self.random_state)

@@ -24,6 +24,10 @@ def run_update(args: argparse.Namespace, answers: Any, out_dir: Path, spec: str 
     from ..answers import Answers
 
     state_dir = Path(args.update)
+    for option, value in (("--gold", args.gold), ("--device", args.device)):
+        if value is not None:
+            raise CrowdlearnError(f"{option} cannot be combined with --update (incremental "
+                                  f"updates run on numpy, without gold labels)")
     name = None
     if spec is not None:
         base, bracket = parse_strategy_spec(spec)

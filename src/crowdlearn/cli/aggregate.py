@@ -73,6 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ._dask import add_dask_arguments
 
     add_dask_arguments(p)
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="run the EM on torch tensors: cpu, cuda, cuda:N or auto (CUDA when "
+                   "present, else numpy); strategies mv, naivesoft, wawa, ds, onecoin, glad, "
+                   "pooled-ds (the default); without it, numpy")
     p.add_argument("--update", default=None, metavar="STATE_DIR",
                    help="incremental update: add DATA's answers to the fit saved in STATE_DIR "
                    "(created when missing; -s mv, wawa, ds (default) or onecoin), write the "
@@ -123,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     name, bracket = parse_strategy_spec(args.strategy)
     cls = get_strategy_class(name)
     params = {**bracket, **_with_seed(cls, extra, args.seed)}
+    params = _with_device(cls, params, args.device)
     est = make_strategy(name, **params)
     est.fit(answers, gold=gold)
     # files are named after -s as typed (peerannot's rule); without -s, after the strategy run
@@ -174,7 +179,8 @@ def _run_all(args: argparse.Namespace, answers: Any, out_dir: Path, extra: dict,
         if cls.binary_only and answers.n_classes != 2:
             row["note"] = "binary only"
         else:
-            est = make_strategy(name, **_with_seed(cls, extra, args.seed))
+            est = make_strategy(name, **_with_device(cls, _with_seed(cls, extra, args.seed),
+                                                     args.device, strict=False))
             est.fit(answers, gold=gold)
             write_results(est, out_dir, strategy=name, hard=args.hard)
             s = summarize(est, name)
@@ -194,6 +200,21 @@ def _run_all(args: argparse.Namespace, answers: Any, out_dir: Path, extra: dict,
             ["strategy", "accuracy", "best", "iterations", "log-lik/answer", "seconds", "note"]))
         print(f"wrote {paths['csv'].name} and {paths['json'].name} to {out_dir}")
     return 0
+
+
+def _with_device(cls: type, params: dict, device: str | None, strict: bool = True) -> dict:
+    """``params`` with ``device`` (``--device``) for the strategies that have a torch path."""
+    if device is None:
+        return params
+    if "device" not in cls._param_names():
+        if not strict:
+            return params
+        from ..aggregate._device import TORCH_STRATEGIES
+        from ..errors import CrowdlearnError
+
+        raise CrowdlearnError(f"--device: strategy {cls.name!r} runs on numpy only (torch: "
+                              f"{', '.join(TORCH_STRATEGIES)})")
+    return {**params, "device": params.get("device", device)}
 
 
 def _with_seed(cls: type, params: dict, seed: int | None) -> dict:

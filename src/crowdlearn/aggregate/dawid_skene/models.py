@@ -14,6 +14,7 @@ import numpy as np
 
 from ...answers import Answers
 from ...params import N_ITER, SEED, TOL, Choice, Float, Param
+from .._device import DEVICE, fit_on_device
 from .._em import run_em
 from ..base import register
 from ..incremental._api import IncrementalMixin
@@ -104,6 +105,9 @@ class DawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
         instead (every (worker, label) of the data must have a row; probabilities must sum to
         1 per worker and true label). ``None`` (default) ignores ``initial_error``, as
         crowd-kit does.
+    device : None, "cpu", "cuda", "cuda:N" or "auto"
+        Run on torch tensors on this device (see :mod:`crowdlearn.aggregate._device`);
+        ``None`` (default): numpy.
 
     Attributes
     ----------
@@ -148,6 +152,7 @@ class DawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
     param_specs: ClassVar[dict[str, Param]] = {
         "n_iter": N_ITER, "tol": TOL, "alpha": Float(0), "init": Choice("mv", "spectral"),
         "random_state": SEED, "initial_error_strategy": Choice("assign", "addition", none=True),
+        "device": DEVICE,
     }
 
     def __init__(
@@ -158,7 +163,9 @@ class DawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
         init: str = "mv",
         random_state: Any = 0,
         initial_error_strategy: str | None = None,
+        device: str | None = None,
     ) -> None:
+        self.device = device
         self.n_iter = n_iter
         self.tol = tol
         self.alpha = alpha
@@ -185,6 +192,8 @@ class DawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
         return vote_frequencies(answers)
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: torch tensors
+            return
         design = _Design(answers)
         alpha = float(self.alpha)
         if alpha < 0:
@@ -236,6 +245,9 @@ class OneCoinDawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
     initial_error_strategy : {None, "assign", "addition"}
         As in :class:`DawidSkene`: ``fit(..., initial_error=...)`` (prior confusion counts per
         worker) enters the first M-step as prior hits (its diagonal) and answers (its total).
+    device : None, "cpu", "cuda", "cuda:N" or "auto"
+        Run on torch tensors on this device (see :mod:`crowdlearn.aggregate._device`);
+        ``None`` (default): numpy.
 
     Attributes
     ----------
@@ -262,16 +274,21 @@ class OneCoinDawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
     param_specs: ClassVar[dict[str, Param]] = {
         "n_iter": N_ITER, "tol": TOL, "random_state": SEED,
         "initial_error_strategy": Choice("assign", "addition", none=True),
+        "device": DEVICE,
     }
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, random_state: Any = 0,
-                 initial_error_strategy: str | None = None) -> None:
+                 initial_error_strategy: str | None = None,
+                 device: str | None = None) -> None:
+        self.device = device
         self.n_iter = n_iter
         self.tol = tol
         self.random_state = random_state
         self.initial_error_strategy = initial_error_strategy
 
     def _fit(self, answers: Answers) -> None:
+        if fit_on_device(self, answers):  # device=: torch tensors
+            return
         k = answers.n_classes
         n_answers = max(answers.n_answers, 1)
         per_worker = answers.answers_per_worker().astype(np.float64)

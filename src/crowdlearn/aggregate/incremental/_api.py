@@ -34,12 +34,16 @@ class IncrementalMixin:
 
     incremental_kind: ClassVar[str] = ""
 
-    def partial_fit(self, new_answers: Any, *, n_iter: int = 3, sweep: bool = False) -> Any:
+    def partial_fit(self, new_answers: Any, *, n_iter: int = 3, refresh: float = 1.0,
+                    sweep: bool = False, sweep_every: int = 0) -> Any:
         """Add ``new_answers`` (an :class:`~crowdlearn.Answers` or a task/worker/label
         DataFrame; new tasks, workers and classes welcome) and update the fit.
 
         ``n_iter``: EM iterations over the touched tasks (Dawid-Skene and one-coin; majority
-        vote and Wawa need none). ``sweep=True`` then revises every task
+        vote and Wawa need none). ``refresh``: also revise ``refresh`` times as many earlier
+        tasks as the batch touches, round-robin over all tasks (an amortised sweep, so that no
+        task keeps for long a posterior computed with old worker parameters; 0: only the
+        touched tasks). ``sweep=True`` then revises every task
         (:meth:`sweep`, O(history)). The first call on an unfitted estimator starts from
         nothing; on an estimator fitted with ``fit``, it starts from that fit.
         """
@@ -50,9 +54,11 @@ class IncrementalMixin:
         answers, _ = _as_answers(new_answers)
         if answers.n_answers:
             batch = state.ingest(answers.task_ids[answers.task], answers.worker_ids[answers.worker],
-                                 answers.classes[answers.label], answers.classes)
+                                 answers.classes[answers.label], answers.classes,
+                                 refresh=float(refresh))
             state.update(batch, int(n_iter))
-        if sweep:
+        if sweep or (sweep_every and answers.n_answers
+                     and state.n_batches % int(sweep_every) == 0):
             state.sweep(max(int(n_iter), 1))
         self._publish(time.perf_counter() - start)
         return self

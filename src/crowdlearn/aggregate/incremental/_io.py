@@ -63,7 +63,8 @@ def save_state(state: _State, path: str | os.PathLike[str]) -> Path:
         "format": STATE_FORMAT, "version": STATE_VERSION, "strategy": state.kind,
         "params": state.params, "n_tasks": len(state.tasks), "n_workers": len(state.workers),
         "n_classes": len(state.classes), "n_answers": state.log.n_answers,
-        "n_batches": state.n_batches, "n_iter": state.n_iter, "id_types": types,
+        "n_batches": state.n_batches, "n_iter": state.n_iter, "cursor": state.cursor,
+        "id_types": types,
     }
     with atomic_dir(path) as tmp:
         np.savez(tmp / "arrays.npz", **arrays)
@@ -107,6 +108,7 @@ def load_state(path: str | os.PathLike[str]) -> _State:
         sizes = (int(meta["n_tasks"]), int(meta["n_workers"]), int(meta["n_classes"]),
                  int(meta["n_answers"]))
         state.n_batches, state.n_iter = int(meta["n_batches"]), int(meta["n_iter"])
+        state.cursor = int(meta["cursor"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"malformed state.json ({exc})", source=src) from None
     return _fill(state, arrays, sizes, str(npz_path))
