@@ -45,33 +45,32 @@ PAPER: dict[str, Any] = {
     "batch_size": 128, "n_epochs": 100, "val_fraction": 0.1,
 }
 
-#: Backbone and optimisation shared by every row, as chosen by ``--tune`` (stage 1 moved two
-#: values from the papers' setting: n_epochs 100 -> 250, weight_decay 0 -> 1e-4).
+#: Backbone and optimisation shared by every row (issue 16). The gold model's 5-fold
+#: cross-validation on the 700 training songs (benchmarks/music_base.py: their true genres, never
+#: a test song) explained its 77% ceiling: the previous recipe (one 128-unit layer, no batch
+#: norm, 250 epochs with 10% of the songs held out to choose the epoch) scored 76.1% against
+#: 79.9% for the MaDL / Annot-Mix authors' recipe (256-128 units, batch norm, dropout 0.5,
+#: lr 1e-2 with a cosine schedule over 50 epochs, batch 64, every song trained on). One change
+#: at a time: no batch norm 77.3%, a validation split 77.4%, one 128-unit layer 78.2%; the
+#: optimiser details moved it by less than one standard error. The crowd-only criterion of
+#: ``--tune`` (eacc on TUNE_PANEL, 5 folds) agreed: +1.25 +- 0.61 points over the previous
+#: recipe (``music_base.py --crowd``), so every row uses it.
 SHARED: dict[str, Any] = {
-    "hidden": (128,), "dropout": 0.5, "batch_norm": False, "lr": 1e-3, "weight_decay": 1e-4,
-    "batch_size": 128, "n_epochs": 250, "val_fraction": 0.1,
+    "hidden": (256, 128), "dropout": 0.5, "batch_norm": True, "lr": 1e-2, "weight_decay": 0.0,
+    "batch_size": 64, "n_epochs": 50, "val_fraction": 0.0, "schedule": "cosine",
 }
 
 #: Per-row strategy settings chosen by ``--tune`` (stage 2); rows not listed use the defaults
-#: (head_lr: the strategy's default, = lr for the crowd layer and CoNAL; init_scale = 6;
-#: lam = 0.01).
+#: (head_lr: the strategy's default; init_scale = 6; lam = 0.01). The rows of issue 16 were
+#: tuned under ``SHARED`` above (`--tune --tune-stage2-only --tune-rows madl annot-mix coinnet
+#: unionnet`); the older rows' settings below were chosen under the previous recipe (lr 1e-3;
+#: their ``refit_epochs`` entries, which replaced the validation split, are gone with it).
 PER_ROW: dict[str, dict[str, Any]] = {
     "ccem": {"head_lr": 3e-3},
     "geocrowdnet-f": {"head_lr": 3e-3},
-    # geocrowdnet-w: re-tuned after the library moved to the maximum-volume sign (-lam logdet):
-    # `--tune --tune-stage2-only --tune-rows geocrowdnet-w` (80 fits) chose head_lr 1e-2.
-    "geocrowdnet-w": {"head_lr": 1e-2, "refit_epochs": 150},
+    "geocrowdnet-w": {"head_lr": 1e-2},
     "tracereg": {"head_lr": 3e-3, "lam": 1e-3},
-    # the tuning kept head_lr = lr for raykar (then the library default; since then the CCEM
-    # family's default head_lr is 10 x lr, crowdlearn.deep_defaults.HEAD_LR_FACTOR)
     "raykar": {"head_lr": 1e-3},
-    # refit_epochs (`--tune --tune-stage2-only --tune-params refit_epochs`, 750 fits): train on
-    # all 700 songs for that many epochs instead of holding out 10% to choose the epoch
-    "mv-hard": {"refit_epochs": 50},
-    "mv-soft": {"refit_epochs": 100},
-    "naivesoft": {"refit_epochs": 100},
-    "ds": {"refit_epochs": 100},
-    "crowdlayer-sw": {"refit_epochs": 150},
 }
 
 #: (key, label, strategy, strategy parameters). ``gold`` trains on the true labels.
@@ -152,7 +151,8 @@ REFIT_VALUES = [None, 50, 100, 150, 250]
 #: (see benchmarks/README.md), so no table row is an ensemble.
 MEMBER_VALUES = [1, 5]
 
-TARGET_BEST = 72.0  # best crowd row, mean test accuracy in %
+TARGET_BEST = 75.0  # best crowd row, mean test accuracy in % (issue 16)
+TARGET_GOLD = 79.0  # the gold ceiling (issue 16)
 TARGET_W_OVER_MV = 5.0  # geocrowdnet-w minus two-stage MV (hard), points
 TARGET_SECONDS = 300.0  # the whole table
 
@@ -540,10 +540,12 @@ def print_table(report: dict[str, Any]) -> None:
               "-" if math.isnan(r["std"]) else f"{r['std']:.1f}",
               f"{r['best_epoch']:.0f}", f"{r['seconds']:.1f}"] for r in rows]
     widths = [max(len(str(c[i])) for c in [head] + cells) for i in range(len(head))]
+    cfg = report["config"]
+    sel = ("last epoch, every song trained on" if not cfg["val_fraction"] else
+           "selection by validation answer loss unless [refit]")
     title = (f"Music: test accuracy over {report['seeds']} seed(s) (300 test songs; "
-             f"MLP {report['config']['hidden']}, dropout {report['config']['dropout']}, "
-             f"{report['config']['n_epochs']} epochs, selection by validation answer loss "
-             "unless [refit])")
+             f"MLP {cfg['hidden']}, dropout {cfg['dropout']}, batch norm "
+             f"{cfg.get('batch_norm')}, {cfg['n_epochs']} epochs, {sel})")
     print(title)
     print("=" * len(title))
 
@@ -566,6 +568,10 @@ def print_table(report: dict[str, Any]) -> None:
         best = max(crowd, key=lambda r: r["mean"])
         print(f"target: best crowd row >= {TARGET_BEST:.0f}%: {best['label']} "
               f"{best['mean']:.1f}% -> {'met' if best['mean'] >= TARGET_BEST else 'NOT met'}")
+    if "gold" in by:
+        g = by["gold"]["mean"]
+        print(f"target: gold ceiling >= {TARGET_GOLD:.0f}%: {g:.1f}% -> "
+              f"{'met' if g >= TARGET_GOLD else 'NOT met'}")
     if "geocrowdnet-w" in by and "mv-hard" in by:
         gap = by["geocrowdnet-w"]["mean"] - by["mv-hard"]["mean"]
         print(f"target: geocrowdnet-w - two-stage MV (hard) >= {TARGET_W_OVER_MV:.0f} points: "

@@ -66,12 +66,36 @@ def _job(job: dict[str, Any]) -> dict[str, Any]:
     return {"name": job["name"], "acc": float(np.mean(pred == truth[held]))}
 
 
+def crowd_check(args: argparse.Namespace, folder: Path, names: list[str]) -> None:
+    """The crowd-only criterion of ``music.py --tune`` (held-out ``eacc`` from the held-out
+    songs' answers, no true label) for each recipe, on ``music.TUNE_PANEL``'s rows: whether a
+    recipe that helps the gold model also helps the crowd rows."""
+    with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
+                             initializer=music._init_worker, initargs=(str(folder),)) as pool:
+        tuner = music.Tuner(pool, args.folds, 0, seeds=tuple(range(args.seeds)))
+        seeds = tuple(range(args.seeds))
+        reqs = [(k, CANDIDATES[n], {}, seeds) for n in names for k in music.TUNE_PANEL]
+        res = tuner.scores(reqs)
+    pairs = list(zip(reqs, res, strict=True))
+    units = {n: np.concatenate([[u["eacc"] for u in r] for (_, c, _, _), r in pairs
+                                if c is CANDIDATES[n]]) * 100 for n in names}
+    base = units[names[0]]
+    print(f"Crowd-only check: panel {', '.join(music.TUNE_PANEL)}, {args.folds}-fold CV x "
+          f"{args.seeds} seed(s), criterion eacc (%); gain vs {names[0]!r}")
+    for n in names:
+        d = units[n] - base
+        se = d.std(ddof=1) / math.sqrt(len(d))
+        print(f"{n:<38} {units[n].mean():8.2f} {d.mean():+7.2f} {se:5.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", nargs="+", default=None)
+    p.add_argument("--crowd", action="store_true",
+                   help="score the recipes by the crowd-only criterion on music.TUNE_PANEL")
     p.add_argument("--data", default=os.environ.get("CROWDLEARN_DATA"))
     args = p.parse_args(argv)
     folder = music.music_dir(args.data)
@@ -79,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: set CROWDLEARN_DATA")
         return 0
     names = [n for n in CANDIDATES if not args.only or n in args.only]
+    if args.crowd:
+        crowd_check(args, folder, names)
+        return 0
     jobs = [{"name": n, "config": CANDIDATES[n], "fold": f, "seed": s, "n_folds": args.folds}
             for n in names for s in range(args.seeds) for f in range(args.folds)]
     with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
