@@ -200,3 +200,36 @@ def test_cli_identify_aum_needs_items(tmp_path, capsys) -> None:
                  str(bad), "--n-epochs", "1", "-o", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err
     assert "bad.txt" in err and "9999" in err
+
+
+def _peerannot_python() -> str | None:
+    import os
+
+    path = os.environ.get("CROWDLEARN_PEERANNOT_PYTHON", "/work/venvs/pa/bin/python")
+    return path if path and os.path.isfile(path) else None
+
+
+@pytest.mark.skipif(_peerannot_python() is None,
+                    reason="no Python with peerannot (set CROWDLEARN_PEERANNOT_PYTHON)")
+def test_aum_and_waum_agree_with_peerannot(tmp_path) -> None:
+    """Same items, labels, initial weights, full-batch SGD and confusions: peerannot's AUM
+    (use_pleiss) and WAUM (top-2 and Pleiss margins) equal ours."""
+    import subprocess
+    from pathlib import Path
+
+    x, a = _tiny()
+    y = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1, 2])
+    conf = np.random.default_rng(1).dirichlet(np.ones(3), size=(3, 3))
+    net = _linear()
+    np.savez(tmp_path / "in.npz", x=x, y=y, n_classes=3, epochs=3, lr=0.5,
+             weight=net.weight.detach().numpy(), bias=net.bias.detach().numpy(),
+             task=a.task, worker=a.worker, label=a.label, confusions=conf)
+    script = Path(__file__).parent / "peerannot_ref" / "aum_waum.py"
+    subprocess.run([_peerannot_python(), str(script), str(tmp_path / "in.npz"),
+                    str(tmp_path / "out.npz")], cwd=tmp_path, check=True, capture_output=True)
+    ref = np.load(tmp_path / "out.npz")
+    ours = aum(x, a, labels=y, backbone=_linear(), n_epochs=3, **SGD)
+    assert np.allclose(ours.values, ref["aum"], atol=1e-5)
+    for kind in ("top2", "pleiss"):
+        w = waum(x, a, confusions=conf, margin=kind, backbone=_linear(), n_epochs=3, **SGD)
+        assert np.allclose(w.values, ref[f"waum_{kind}"], atol=1e-5), kind
