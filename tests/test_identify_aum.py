@@ -200,3 +200,65 @@ def test_cli_identify_aum_needs_items(tmp_path, capsys) -> None:
                  str(bad), "--n-epochs", "1", "-o", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err
     assert "bad.txt" in err and "9999" in err
+
+
+def _peerannot_python() -> str | None:
+    import os
+
+    path = os.environ.get("CROWDLEARN_PEERANNOT_PYTHON", "/work/venvs/pa/bin/python")
+    return path if path and os.path.isfile(path) else None
+
+
+@pytest.mark.skipif(_peerannot_python() is None,
+                    reason="no Python with peerannot (set CROWDLEARN_PEERANNOT_PYTHON)")
+def test_aum_and_waum_agree_with_peerannot(tmp_path) -> None:
+    """Same items, labels, initial weights, full-batch SGD and confusions: peerannot's AUM
+    (use_pleiss) and WAUM (top-2 and Pleiss margins) equal ours."""
+    import subprocess
+    from pathlib import Path
+
+    x, a = _tiny()
+    y = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1, 2])
+    conf = np.random.default_rng(1).dirichlet(np.ones(3), size=(3, 3))
+    net = _linear()
+    np.savez(tmp_path / "in.npz", x=x, y=y, n_classes=3, epochs=3, lr=0.5,
+             weight=net.weight.detach().numpy(), bias=net.bias.detach().numpy(),
+             task=a.task, worker=a.worker, label=a.label, confusions=conf)
+    script = Path(__file__).parent / "peerannot_ref" / "aum_waum.py"
+    subprocess.run([_peerannot_python(), str(script), str(tmp_path / "in.npz"),
+                    str(tmp_path / "out.npz")], cwd=tmp_path, check=True, capture_output=True)
+    ref = np.load(tmp_path / "out.npz")
+    ours = aum(x, a, labels=y, backbone=_linear(), n_epochs=3, **SGD)
+    assert np.allclose(ours.values, ref["aum"], atol=1e-5)
+    for kind in ("top2", "pleiss"):
+        w = waum(x, a, confusions=conf, margin=kind, backbone=_linear(), n_epochs=3, **SGD)
+        assert np.allclose(w.values, ref[f"waum_{kind}"], atol=1e-5), kind
+
+
+def test_cli_identify_aum_on_a_peerannot_image_folder(tmp_path) -> None:
+    import pandas as pd
+
+    Image = pytest.importorskip("PIL.Image")
+    from crowdlearn.cli import main
+    from crowdlearn.io import write_peerannot
+
+    root = tmp_path / "pets"
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    crowd = simulate(true_labels=y, n_classes=2, n_workers=4, answers_per_task=3,
+                     model="one-coin", model_params={"skill": 0.8}, seed=0)
+    write_peerannot(crowd.answers.with_truth(None), root, name="pets")
+    for t, k in enumerate(y):
+        path = root / "train" / ("ab"[k]) / f"{'ab'[k]}-{t}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arr = rng.integers(0, 60, size=(8, 8, 3)).astype(np.uint8)
+        arr[:, :, k] += 150
+        Image.fromarray(arr).save(path)
+    out = tmp_path / "diag"
+    assert main(["identify", str(root), "-m", "aum", "--images", "--n-epochs", "2",
+                 "--batch-size", "16", "--hidden", "8", "--accelerator", "cpu", "--cache-dir",
+                 str(tmp_path / "cache"), "--alpha", "0.1", "-o", str(out), "--quiet"]) == 0
+    tasks = pd.read_csv(out / "tasks.csv")
+    assert np.isfinite(tasks["aum"]).all() and len(tasks) == 40
+    rows = np.loadtxt(out / "identification" / "mlp" / "aum" / "too_hard_0.1.txt", dtype=int)
+    assert len(rows) >= 4 and set(rows[:, 1]) <= set(range(40))
