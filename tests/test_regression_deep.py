@@ -118,3 +118,11 @@ def test_cli_fit_regression_writes_predictions_and_worker_parameters(tmp_path) -
     res = json.loads((out / "results.json").read_text())
     assert res["kind"] == "regression" and res["strategy"] == "crowdlayer-bs"
     assert "r2" in res["train"]
+
+
+def test_crowd_classifier_refuses_real_values() -> None:
+    from crowdlearn.deep import CrowdClassifier
+
+    real = RealAnswers.from_arrays([0, 1], ["a", "b"], [0.5, 0.25])
+    with pytest.raises(DataError, match="strategy 'crowdlayer' takes classification answers"):
+        CrowdClassifier(strategy="crowdlayer").fit(np.zeros((2, 1), dtype=np.float32), real)

@@ -310,6 +310,9 @@ class CrowdClassifier:
 
         check_params("CrowdClassifier", specs_of(type(self)), self.get_params())
         start = time.perf_counter()
+        from ..kinds import refuse_kind
+
+        refuse_kind(str(self.strategy), "classification", answers)  # CrowdRegressor: real values
         if not isinstance(answers, Answers):
             from ..io import read
 
