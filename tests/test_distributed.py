@@ -133,6 +133,7 @@ def test_simulate_parquet_writes_disjoint_task_partitions(tmp_path, capsys):
     truth = pd.concat([pd.read_parquet(f) for f in sorted((out / "_truth").glob("*.parquet"))])
     assert sorted(truth["task"]) == list(range(1000))
     assert json.loads((out / "_crowdlearn.json").read_text())["partitioned_by"] == "task"
+    assert len(pd.read_parquet(out)) == 5000  # the folder reads as the answers alone
     # chunks use their own seeds: two chunks of one run differ, a rerun is identical
     a0 = pd.read_parquet(files[0])
     assert not np.array_equal(a0["label"].to_numpy(),

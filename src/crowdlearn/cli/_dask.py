@@ -21,9 +21,10 @@ def add_dask_arguments(p: argparse.ArgumentParser) -> None:
     who.add_argument("--workers", type=int, default=None, metavar="N",
                      help="with --engine dask: LocalCluster worker processes, one thread each "
                      "(default: the CPU count)")
-    g.add_argument("--worker-memory", default="2.5GiB", metavar="SIZE",
-                   help="with --engine dask: memory limit of each LocalCluster worker; data "
-                   "spill to disk past 70%% of it (default 2.5GiB)")
+    g.add_argument("--worker-memory", default="auto", metavar="SIZE",
+                   help="with --engine dask: memory limit of each LocalCluster worker, e.g. "
+                   "2.75GiB; data spill to disk past 75-85%% of it (default auto: the "
+                   "machine's memory shared out)")
     g.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="with --engine dask: partitions after the shuffle by task (default: "
                    "one per input file; files marked as partitioned by task are not shuffled)")

@@ -335,6 +335,6 @@ def _run_partitioned(args: argparse.Namespace) -> int:
               f"{summary['n_answers']:,} answers in {summary['partitions']} Parquet files; "
               f"seed {args.seed}."
               + ("" if acc is None else f" Majority-vote accuracy against the truth: {acc:.4f}."))
-        print(f"Wrote part-*.parquet, _truth/, _crowdlearn.json, confusions.npy and "
-              f"simulation.json to {out}.")
+        print(f"Wrote part-*.parquet, _truth/, _crowdlearn.json, _confusions.npy and "
+              f"_simulation.json to {out} (Parquet readers skip the names starting with _).")
     return 0

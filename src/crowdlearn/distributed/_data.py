@@ -42,6 +42,14 @@ class Partition:
         self.answers = answers
         self._design: Any = None
 
+    def __sizeof__(self) -> int:  # what dask counts towards a worker's memory (spilling)
+        a = self.answers
+        n = a.task.nbytes + a.worker.nbytes + a.label.nbytes + a.task_ids.nbytes
+        if self._design is not None:
+            m = self._design.incidence
+            n += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+        return n + 1024
+
     @property
     def design(self) -> Any:
         if self._design is None:

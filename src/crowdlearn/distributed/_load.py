@@ -81,6 +81,15 @@ def load(client: Any, data: Any, *, partitions: int | None = None,
                                                            pure=False), pure=False)
                   for j in range(p)]
         del pieces
+    else:  # files of whole tasks: cut each by task (no exchange) until every worker has work
+        target = int(partitions or 2 * n_workers)
+        per_file = -(-target // max(len(frames), 1))
+        if per_file > 1:
+            pieces = client.map(split_frame, frames, [per_file] * len(frames),
+                                [cols.task] * len(frames), pure=False)
+            frames = [client.submit(_pick, piece, j, pure=False) for piece in pieces
+                      for j in range(per_file)]
+            del pieces
     lengths = client.gather(client.map(len, frames, pure=False))
     frames = [f for f, n in zip(frames, lengths, strict=True) if n]
     worker_ids = client.scatter([vocab.worker_ids], broadcast=True, hash=False)[0]

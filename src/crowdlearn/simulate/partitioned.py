@@ -9,7 +9,8 @@ next: memory holds one chunk, never the whole crowd. Files::
     OUT/_truth/part-00000.parquet    task, truth (class index)
     OUT/_crowdlearn.json             {"partitioned_by": "task", ...}: each file holds whole
                                      tasks (crowdlearn aggregate --engine dask skips its shuffle)
-    OUT/confusions.npy, OUT/simulation.json
+    OUT/_confusions.npy              true confusions (workers x K x K, row = true class)
+    OUT/_simulation.json             every parameter
 
 Task ids of chunk ``i`` are ``offset_i .. offset_i + n_i - 1`` (global, disjoint); workers are
 ``0 .. M-1`` as in :func:`~crowdlearn.simulate.simulate`. Underscore-prefixed entries are
@@ -84,12 +85,12 @@ def write_partitioned(base: SimulatedCrowd, n_tasks: int, partitions: int, out: 
               "n_tasks": n_tasks, "n_answers": n_answers, "n_classes": k,
               "n_workers": int(base.confusions.shape[0])}
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-    np.save(out / "confusions.npy", base.confusions)
+    np.save(out / "_confusions.npy", base.confusions)
     info = dict(base.params)
     info.update(n_tasks=n_tasks, format="parquet", partitions=partitions,
                 partition_seeds="numpy SeedSequence(seed).spawn(partitions)",
                 worker_models=[str(x) for x in base.worker_models], **meta)
     if info.get("activity") not in ("uniform", None):
         info["activity_weights"] = [float(x) for x in base.activity]
-    (out / "simulation.json").write_text(json.dumps(info, indent=2) + "\n")
+    (out / "_simulation.json").write_text(json.dumps(info, indent=2) + "\n")
     return summary
