@@ -219,3 +219,15 @@ def test_cli_update_refuses_gold_and_device(tmp_path):
     r = _cli("aggregate", "b.csv", "--update", "st", "--device", "cpu", cwd=tmp_path)
     assert r.returncode == 2 and "--device cannot be combined" in r.stderr
     assert not (tmp_path / "st").exists()
+
+
+def test_boolean_and_integer_ids_survive_a_round_trip(tmp_path):
+    from crowdlearn.aggregate.incremental import estimator_from_state
+
+    frame = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"],
+                          "label": [True, True, False, True]})
+    est = make_strategy("mv").partial_fit(frame)
+    save_state(est._inc, tmp_path / "st")
+    back = estimator_from_state(load_state(tmp_path / "st")).partial_fit(frame)
+    assert back.classes_.tolist() == [False, True]
+    assert back.task_ids_.tolist() == [1, 2]

@@ -32,6 +32,8 @@ _LOG = ("task", "worker", "label", "next", "head")
 
 def _id_array(values: np.ndarray) -> tuple[np.ndarray, str]:
     items = values.tolist()
+    if items and all(isinstance(v, (bool, np.bool_)) for v in items):
+        return np.asarray(items, dtype=bool), "bool"
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
         return np.asarray(items, dtype=np.int64), "int"
     return np.asarray([str(v) for v in items], dtype=str), "str"
