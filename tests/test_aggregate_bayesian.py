@@ -448,21 +448,3 @@ def test_ebcc_rejects_an_unknown_restart_schedule() -> None:
 
     with pytest.raises(CrowdlearnError, match="restarts"):
         EBCC(restarts="fastest").fit(simulate(n_tasks=20))
-
-
-def test_confusion_posterior_taylor_cells_match_exact_functions() -> None:
-    """Near-empty (worker answer, group) cells use Taylor series: same digamma and gammaln."""
-    from crowdlearn.aggregate.bayesian._common import _ConfusionPosterior, _diag_prior
-
-    answers = simulate(n_tasks=200, n_workers=6, n_classes=40, per_task=3, seed=4)
-    conf = _ConfusionPosterior(answers, _diag_prior(40, 0.3, 0.05))
-    rng = np.random.default_rng(0)
-    resp = rng.dirichlet(np.full(40, 0.05), size=answers.n_tasks)
-    resp[resp < 1e-3] *= 1e-9  # most cells get counts far below 1e-6 of their prior
-    used, _ = conf.update(resp)
-    small = (used - conf.prior_used) <= 1e-6 * conf.prior_used
-    assert 0.25 < small.mean() < 1.0  # both paths are exercised
-    elog, gl = conf._digamma_gammaln(used)
-    np.testing.assert_allclose(elog, digamma(used), rtol=1e-14, atol=0)
-    exact = float((gammaln(used) - gammaln(conf.prior_used)).sum())
-    assert gl == pytest.approx(exact, rel=1e-12, abs=1e-12)

@@ -8,7 +8,7 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import digamma, gammaln, polygamma
+from scipy.special import digamma, gammaln
 
 from ...answers import Answers
 
@@ -83,10 +83,6 @@ class _ConfusionPosterior:
         self._kl_const = float(self._kl_cols.sum()) - self.n_workers * float(
             gammaln(self.prior_total).sum()
         )
-        # Taylor coefficients of digamma / gammaln at every prior value (see _digamma_gammaln)
-        vals = self._pvals
-        self._taylor = (digamma(vals), polygamma(1, vals), polygamma(2, vals) / 2,
-                        polygamma(3, vals) / 6, _SMALL * vals)
 
     def update(self, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior parameters given responsibilities (tasks x G): used entries, row totals."""
@@ -112,52 +108,12 @@ class _ConfusionPosterior:
             gammaln(out.prior_total).sum())
         return out
 
-    def _digamma_gammaln(self, used: np.ndarray) -> tuple[np.ndarray, float]:
-        """``digamma(used)`` and ``sum(gammaln(used) - gammaln(prior_used))``.
-
-        Most (worker answer, group) cells hold almost no count when groups outnumber the groups
-        a worker's tasks belong to (many classes, or subtypes). There ``used = p + c`` with
-        ``c <= 1e-6 p`` and both functions are their Taylor series at the prior value ``p``
-        (digamma to the c^3 term, gammaln to c^4): the next term is below 1e-24 relative to the
-        value, i.e. the same numbers as evaluating the functions, at a few multiplications per
-        cell instead of ~80 ns. Only cells with real counts are evaluated exactly.
-        """
-        dg0, tg0, q2, q3, cut = self._taylor
-        code = self._pidx
-        c = used - self.prior_used  # exact: used lies in [p, 2p] wherever c is small
-        big = c > cut[code]
-        n_big = int(np.count_nonzero(big))
-        if n_big * 4 > c.size:  # mostly real counts: evaluate everything
-            return digamma(used), float(gammaln(used).sum()) - float(self._kl_cols.sum())
-        # digamma(p + c) = dg + c (tg + c (q2 + c q3)); gammaln(p + c) - gammaln(p) =
-        # c (dg + c (tg/2 + c (q2/3 + c q3/4)))
-        t1, t2, t3 = tg0[code], q2[code], q3[code]
-        d0 = dg0[code]
-        elog = t3 * c
-        elog += t2
-        elog *= c
-        elog += t1
-        elog *= c
-        elog += d0
-        glog = (t3 / 4) * c
-        glog += t2 / 3
-        glog *= c
-        glog += t1 / 2
-        glog *= c
-        glog += d0
-        glog *= c
-        where = np.flatnonzero(big)
-        flat_used = used.reshape(-1)[where]
-        elog.reshape(-1)[where] = digamma(flat_used)
-        glog.reshape(-1)[where] = gammaln(flat_used) - gammaln(self.prior_used.reshape(-1)[where])
-        return elog, float(glog.sum())
-
     def scores_kl(self, used: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, float]:
         """``sum over a task's answers of E[log v]`` (tasks x G) and the summed KL to the prior."""
-        elog, gl_used = self._digamma_gammaln(used)
+        elog = digamma(used)
         elog -= digamma(total)[self.worker]
-        kl = (self._kl_const - float(self._kl_cols.sum()) - gl_used
-              + float(gammaln(total).sum()) + float(((used - self.prior_used) * elog).sum()))
+        kl = (self._kl_const - float(gammaln(used).sum()) + float(gammaln(total).sum())
+              + float(((used - self.prior_used) * elog).sum()))
         return np.asarray(self.x @ elog), kl
 
     def _per_class(self, values: np.ndarray) -> np.ndarray:
@@ -187,10 +143,6 @@ class _ConfusionPosterior:
         out = np.tile(self.prior.T, (self.n_workers, 1))  # rows w*K + l, columns g
         out[self.cols] = used
         return out.reshape(self.n_workers, self.n_classes, -1).transpose(0, 2, 1)
-
-
-#: a (worker answer, group) count below this fraction of its prior is handled by Taylor series
-_SMALL = 1e-6
 
 
 def _softmax_rows(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,8 @@ __all__ = ["EBCC"]
 #: a (class, subtype) group whose responsibility is below this on every task is dropped
 _DEAD = 1e-12
 _SCHEDULES = ("race", "full")
+#: up to this many classes, class marginals of a group subset are one product with a 0/1 matrix
+_DENSE_MARGINAL = 32
 #: the ELBO rule needs this many consecutive small gains
 _ELBO_WINDOW = 3
 
@@ -113,6 +115,10 @@ class _Model:
                 return r.copy()
             return np.add.reduceat(r, self.conf.starts, axis=1)
         cls = self.group_class[groups]
+        if len(groups) and self.n_classes <= _DENSE_MARGINAL:  # BLAS: r @ (groups x classes)
+            member = np.zeros((len(groups), self.n_classes))
+            member[np.arange(len(groups)), cls] = 1.0
+            return r @ member
         present, first = np.unique(cls, return_index=True)
         out = np.zeros((r.shape[0], self.n_classes))
         out[:, present] = np.add.reduceat(r, first, axis=1) if len(groups) else 0.0
