@@ -101,12 +101,11 @@ def measure(engine: str, folder: Path, workers: int, memory: str) -> dict:
         for p in procs:
             try:
                 rss = p.memory_info().rss
-                cmdline = " ".join(p.cmdline())
             except psutil.Error:
                 continue
             total += rss
             peak_single = max(peak_single, rss)
-            if p.pid != root.pid and "multiprocessing" in cmdline:
+            if p.pid != root.pid:  # a Dask worker (forked or spawned)
                 peak_worker = max(peak_worker, rss)
         peak_total = max(peak_total, total)
         time.sleep(0.1)

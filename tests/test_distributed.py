@@ -160,3 +160,15 @@ def test_cli_engine_dask_writes_the_in_memory_files(tmp_path):
     pd.testing.assert_frame_equal(mem, dask, atol=1e-8)
     np.testing.assert_allclose(np.load(tmp_path / "dask" / "probas_simulated_ds.npy"),
                                np.load(tmp_path / "mem" / "probas_answers_ds.npy"), atol=1e-8)
+
+
+def test_dask_dataframe_input(client, crowd_folder):
+    import dask.dataframe as dd
+
+    folder, answers = crowd_folder
+    frame = pd.concat([pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))])
+    ddf = dd.from_pandas(frame, npartitions=3)
+    ref = make_strategy("pooled-ds").fit(answers)
+    est = aggregate(ddf, "pooled-ds", client=client)
+    np.testing.assert_allclose(est.probas_, ref.probas_, atol=1e-8)
+    np.testing.assert_array_equal(est.answers_.task_ids, answers.task_ids)

@@ -173,13 +173,6 @@ def aggregate(
         with ``workers_<D>_<S>.npz`` and ``summary_<D>_<S>.json``.
     """
     _require_dask()
-    if client is None:
-        with dask_client(scheduler, workers, memory_limit) as own:
-            return aggregate(data, strategy, client=own, partitions=partitions,
-                             partitioned_by_task=partitioned_by_task, duplicates=duplicates,
-                             classes=classes, columns=columns, input_format=input_format,
-                             name=name, collect=collect, output=output,
-                             output_format=output_format, hard=hard, **params)
     from ..aggregate import get_strategy_class, parse_strategy_spec
     from ..params import check_params, specs_of
     from . import _fit, _output
@@ -192,12 +185,27 @@ def aggregate(
             f"strategy {cls.name!r} has no Dask engine; available: {', '.join(SUPPORTED)}"
             + (" (GLAD's M-step is a joint Newton solve over workers and tasks)"
                if cls.name == "glad" else ""))
+    given = params
     params = {**bracket, **params}
     check_params(cls.__name__, specs_of(cls), {**cls().get_params(), **params})
+    if params.get("init", "mv") != "mv":
+        raise CrowdlearnError("--engine dask: ds starts from the vote shares only "
+                              "(init=spectral needs the whole data set in memory)")
+    if params.get("initial_error_strategy") is not None:
+        raise CrowdlearnError("--engine dask: initial_error is not supported")
+    if params.get("posterior", "shares") != "shares":
+        raise CrowdlearnError("--engine dask: mv gives the vote shares (posterior=shares)")
     if output_format not in ("files", "parquet"):
         raise CrowdlearnError(f"output_format must be 'files' or 'parquet', got {output_format!r}")
     if output_format == "files" and output is not None and not collect:
         raise CrowdlearnError("output_format='files' needs collect=True (or use 'parquet')")
+    if client is None:
+        with dask_client(scheduler, workers, memory_limit) as own:
+            return aggregate(data, strategy, client=own, partitions=partitions,
+                             partitioned_by_task=partitioned_by_task, duplicates=duplicates,
+                             classes=classes, columns=columns, input_format=input_format,
+                             name=name, collect=collect, output=output,
+                             output_format=output_format, hard=hard, **given)
     start = time.perf_counter()
     loaded = load(client, data, partitions=partitions, partitioned_by_task=partitioned_by_task,
                   duplicates=duplicates, classes=classes, columns=columns,

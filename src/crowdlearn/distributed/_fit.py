@@ -48,8 +48,10 @@ class Engine:
         self.given = self.given_raw | idle[:, None]  # as _Design.given
 
     def broadcast(self, value: Any) -> Any:
-        if value is None:
-            return None
+        """``value`` as a task argument: inline when small (no round trip), else scattered
+        to every worker once."""
+        if value is None or _nbytes(value) < 2**21:
+            return value
         return self.client.scatter([value], broadcast=True, hash=False)[0]
 
     def map(self, fn: Any, *args: Any, per_part: tuple = ()) -> list[Any]:
@@ -60,8 +62,9 @@ class Engine:
         return self.client.map(fn, *columns, pure=False)
 
     def reduce(self, fn: Any, *args: Any) -> tuple:
-        futs = self.map(fn, *args)
-        return self.client.submit(_steps.add, *futs, pure=False).result()
+        """The statistics of every partition, summed here in partition order (worker-sized
+        results: one hop from the workers, no intermediate worker)."""
+        return _steps.add(*self.client.gather(self.map(fn, *args)))
 
     # ---------------------------------------------------------------- hard labels
     def hard_labels(self, probas: list[Any], tie_break: str, seed: Any) -> list[Any]:
@@ -87,6 +90,14 @@ class Engine:
         chunks = [noise[rank[offsets[i]:offsets[i + 1]]] for i in range(len(multi))]
         noise_futs = self.client.scatter(chunks, hash=False)
         return self.client.map(_steps.apply_ties, probas, firsts, noise_futs, pure=False)
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 0
 
 
 def _local_ties(probas: np.ndarray, part: Any) -> tuple:
@@ -203,9 +214,8 @@ def fit_votes(engine: Engine, name: str, params: dict[str, Any]) -> Fitted:
     labels = engine.hard_labels(shares, tie_break, seed)
     attrs: dict[str, Any] = {}
     if name in ("mv", "wawa"):
-        hits, = engine.client.submit(
-            _steps.add, *engine.client.map(_steps.agreement, engine.parts, labels, pure=False),
-            pure=False).result()
+        hits, = _steps.add(*engine.client.gather(
+            engine.client.map(_steps.agreement, engine.parts, labels, pure=False)))
         skills = np.zeros(engine.n_workers)
         np.divide(hits, engine.per_worker, out=skills, where=engine.per_worker > 0)
         attrs["skills_"] = skills
