@@ -88,3 +88,18 @@ def test_cli_device_option(tmp_path):
     bad = subprocess.run(run + ["-s", "mace", "--device", "cpu"], cwd=tmp_path,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "numpy only" in bad.stderr
+
+
+@pytest.mark.parametrize("name", TORCH_STRATEGIES)
+def test_empty_answers_give_the_numpy_results(name):
+    import pandas as pd
+
+    empty = pd.DataFrame({"task": [], "worker": [], "label": []})
+    try:
+        ref = make_strategy(name).fit(empty)
+    except (ValueError, TypeError) as exc:  # numpy path fails on empty data (wawa, onecoin)
+        with pytest.raises(type(exc)):
+            make_strategy(name, device="cpu").fit(empty)
+        return
+    dev = make_strategy(name, device="cpu").fit(empty)
+    assert len(dev.labels_) == len(ref.labels_) == 0

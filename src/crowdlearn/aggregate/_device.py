@@ -58,7 +58,7 @@ def resolve_device(device: Any) -> Any | None:
 def fit_on_device(est: Any, answers: Any) -> bool:
     """Fit ``est`` on its ``device`` with torch when one is asked for; ``False``: use numpy."""
     device = resolve_device(getattr(est, "device", None))
-    if device is None:
+    if device is None or not answers.n_answers:  # nothing to move: numpy's empty results
         return False
     if est.name == "glad":
         from ._torch_glad import fit_glad
