@@ -49,8 +49,9 @@ PAPER: dict[str, Any] = {
 #: cross-validation on the 700 training songs (benchmarks/music_base.py: their true genres, never
 #: a test song) explained its 77% ceiling: the previous recipe (one 128-unit layer, no batch
 #: norm, 250 epochs with 10% of the songs held out to choose the epoch) scored 76.1% against
-#: 79.9% for the MaDL / Annot-Mix authors' recipe (256-128 units, batch norm, dropout 0.5,
-#: lr 1e-2 with a cosine schedule over 50 epochs, batch 64, every song trained on). One change
+#: 79.9% for the MaDL / Annot-Mix authors' recipe (256-128 units, dropout 0.5, lr 1e-2 with a
+#: cosine schedule over 50 epochs, batch 64, every song trained on) with Adam and batch norm
+#: after each hidden layer (which their configuration files do not show). One change
 #: at a time: no batch norm 77.3%, a validation split 77.4%, one 128-unit layer 78.2%; the
 #: optimiser details moved it by less than one standard error. The crowd-only criterion of
 #: ``--tune`` (eacc on TUNE_PANEL, 5 folds) agreed: +1.25 +- 0.61 points over the previous
@@ -61,10 +62,11 @@ SHARED: dict[str, Any] = {
 }
 
 #: Per-row strategy settings chosen by ``--tune`` (stage 2); rows not listed use the defaults
-#: (head_lr: the strategy's default; init_scale = 6; lam = 0.01). The rows of issue 16 were
-#: tuned under ``SHARED`` above (`--tune --tune-stage2-only --tune-rows madl annot-mix coinnet
-#: unionnet`); the older rows' settings below were chosen under the previous recipe (lr 1e-3;
-#: their ``refit_epochs`` entries, which replaced the validation split, are gone with it).
+#: (head_lr: the strategy's default; init_scale = 6; lam = 0.01). The rows of issue 16 run at
+#: their library defaults: their stage 2 (`--tune --tune-stage2-only --tune-rows madl annot-mix
+#: coinnet unionnet`, about 300 fits) has not been run yet. The older rows' settings below were
+#: chosen under the previous recipe (lr 1e-3; their ``refit_epochs`` entries, which replaced
+#: the validation split, are gone with it).
 PER_ROW: dict[str, dict[str, Any]] = {
     "ccem": {"head_lr": 3e-3},
     "geocrowdnet-f": {"head_lr": 3e-3},

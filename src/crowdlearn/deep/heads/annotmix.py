@@ -101,7 +101,7 @@ class AnnotMix(CrowdHead):
 
     def train_batch(self, batch: Batch) -> Batch:
         n = batch.n_answers
-        if self.alpha <= 0 or n == 0:
+        if self.alpha <= 0 or n < 2:  # (one mixed item would break batch normalisation)
             return batch
         dev = batch.x.device
         lam = torch.as_tensor(self._rng.beta(self.alpha, self.alpha, size=n),
