@@ -140,3 +140,18 @@ def test_simulate_writes_known_parameters(tmp_path: Path) -> None:
     assert np.allclose(sim.workers["miss"], 0.2)
     write_simulated(tmp_path / "s", sim)
     assert read_sequences(tmp_path / "s").tokens.n_answers == sim.answers.tokens.n_answers
+
+
+def test_info_json_reports_alignment_and_length_rule(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    (root / "gold").mkdir(parents=True)
+    (root / "gold" / "d.txt").write_text("In O\nGermany B-LOC\n\nHe O\nran O\n")
+    (root / "workers" / "w1").mkdir(parents=True)
+    (root / "workers" / "w1" / "d.txt").write_text("In O\nGerman B-LOC\ny I-LOC\n\nHe O\nran O\n")
+    r = _cli("info", str(root), "--json")
+    a = json.loads(r.stdout)["alignment"]
+    assert (a["exact"], a["retokenised"], a["unaligned"]) == (1, 1, 0)
+    r = _cli("info", str(root), "--json", "--align", "length")
+    a = json.loads(r.stdout)["alignment"]
+    assert (a["aligned"], a["unaligned"]) == (1, 1)
+    assert a["unaligned_examples"] == [["w1", "d", 0, "3 tokens for 2"]]
