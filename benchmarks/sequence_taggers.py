@@ -23,22 +23,11 @@ from typing import Any
 
 import numpy as np
 
+#: epochs of every tagger (each keeps its epoch of lowest held-out crowd loss)
+N_EPOCHS = 12
+
 STRATEGIES = {"crowdlayer": "tagger + crowd layer (MW)", "mv": "tagger on token MV",
               "ds": "tagger on token DS"}
-
-
-def _span_f1(seq: Any, labels: np.ndarray) -> dict[str, float]:
-    try:
-        from crowdlearn.sequence.metrics import evaluate
-    except ImportError:  # before the sequence metrics landed: seqeval, the same definition
-        from seqeval.metrics import f1_score, precision_score, recall_score
-
-        gold = np.flatnonzero(seq.gold_sentences)
-        true = [seq.gold_tags()[i] for i in gold]
-        pred = [seq.sentence_tags(labels)[i] for i in gold]
-        return {"precision": precision_score(true, pred), "recall": recall_score(true, pred),
-                "f1": f1_score(true, pred)}
-    return evaluate(seq, labels)
 
 
 def cross_validated_labels(seq: Any, strategy: str, *, folds: int = 5, seed: int = 0,
@@ -71,7 +60,9 @@ def tagger_rows(seq: Any, *, strategies: tuple[str, ...] = tuple(STRATEGIES), fo
     for strategy in strategies:
         start = time.perf_counter()
         labels, info = cross_validated_labels(seq, strategy, folds=folds, seed=seed, **params)
-        score = _span_f1(seq, labels)
+        from crowdlearn.sequence import evaluate
+
+        score = evaluate(seq, labels)
         rows.append({"method": STRATEGIES.get(strategy, f"tagger on {strategy}"),
                      "precision": 100 * score["precision"], "recall": 100 * score["recall"],
                      "f1": 100 * score["f1"], "seconds": time.perf_counter() - start,
@@ -93,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
-    p.add_argument("--n-epochs", type=int, default=15)
+    p.add_argument("--n-epochs", type=int, default=N_EPOCHS)
+    p.add_argument("--head-lr", type=float, default=None,
+                   help="crowd layer learning rate (default: CrowdTagger's)")
     args = p.parse_args(argv)
     root = args.data or (Path(os.environ.get("CROWDLEARN_DATA", "")) / "ner-mturk" / "val")
     if not Path(root).is_dir():
@@ -103,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 
     seq = read_sequences(root)
     print(seq.alignment.summary())
-    rows = tagger_rows(seq, strategies=tuple(args.strategies), folds=args.folds,
-                       seed=args.seed, n_epochs=args.n_epochs, device="cpu")
+    rows = []
+    for strategy in args.strategies:
+        rows += tagger_rows(seq, strategies=(strategy,), folds=args.folds, seed=args.seed,
+                            n_epochs=args.n_epochs, head_lr=args.head_lr, device="cpu")
+        print(f"{rows[-1]['method']}: F1 {rows[-1]['f1']:.1f}", flush=True)
     print_rows(rows)
     return 0
 

@@ -8,7 +8,8 @@ crowdlearn knows three kinds of answers (:data:`KINDS`):
     real numbers (ratings, counts, measurements), held as floats in a
     :class:`~crowdlearn.real.RealAnswers`;
 ``sequence``
-    tag sequences (reserved for the sequence-labelling data model).
+    tag sequences (:mod:`crowdlearn.sequence`): a CoNLL-style crowd folder is detected as such
+    (:func:`answer_kind`).
 
 The kind is declared (``kind="regression"``, ``--kind regression``) or detected from the values
 (:func:`detect_kind`): numbers of which at least one is not a whole number are real values;
@@ -33,7 +34,8 @@ if TYPE_CHECKING:  # numpy and pandas load on first use: --help must stay fast
 
     from .labels import Locator
 
-__all__ = ["KINDS", "check_kind", "detect_kind", "encode_values", "kind_of", "refuse_kind"]
+__all__ = ["KINDS", "add_kind_argument", "answer_kind", "check_kind", "detect_kind",
+           "encode_values", "kind_of", "refuse_kind"]
 
 #: the answer kinds, in the order ``--kind`` lists them
 KINDS: tuple[str, ...] = ("classification", "regression", "sequence")
@@ -150,3 +152,31 @@ def _regression_names() -> list[str]:
 
 def _where(locate: Locator | None, i: int) -> str:
     return locate(int(i)) if locate is not None else f"answer {int(i)}"
+
+
+def add_kind_argument(parser: Any) -> None:
+    """The ``--kind`` option (default: detected from the input), unless the parser has it."""
+    if any("--kind" in a.option_strings for a in parser._actions):
+        return
+    parser.add_argument("--kind", choices=KINDS, default=None,
+                        help="kind of answers (default: detected; a folder of per-worker CoNLL "
+                        "files is 'sequence')")
+
+
+def answer_kind(path: Any, kind: str | None = None, **layout: Any) -> str:
+    """``kind`` when given, else ``sequence`` for a sequence folder and ``classification``
+    otherwise (real values are told apart from class labels later, by :func:`detect_kind`).
+
+    ``--kind sequence`` on something that is not a sequence folder is a :class:`DataError`.
+    """
+    from .sequence.reader import find_layout
+
+    if kind not in (None, "sequence"):
+        return kind
+    found = isinstance(path, (str, bytes)) or hasattr(path, "__fspath__")
+    is_seq = found and find_layout(path, **layout) is not None
+    if kind == "sequence" and not is_seq:
+        from .sequence.reader import read_sequences
+
+        read_sequences(path, **layout)  # raises the reader's one-line error
+    return "sequence" if is_seq else "classification"

@@ -39,41 +39,6 @@ def _setting(args: argparse.Namespace, name: str, classification_default: Any) -
     return SEQUENCE_DEFAULTS[name] if value == classification_default else value
 
 
-def span_scores(seq: Any, labels: Any) -> dict[str, Any] | None:
-    """Span precision/recall/F1 of per-token tag indices on the gold sentences, or None."""
-    if not seq.has_truth or not seq.gold_sentences.any():
-        return None
-    from ..sequence.tags import spans
-
-    gold = [seq.gold_tags()[i] for i in range(seq.n_sentences) if seq.gold_sentences[i]]
-    pred = [seq.sentence_tags(labels)[i] for i in range(seq.n_sentences)
-            if seq.gold_sentences[i]]
-    n_true = n_pred = n_ok = 0
-    for t, p in zip(gold, pred, strict=True):
-        st, sp = set(spans(t)), set(spans(p))
-        n_true, n_pred, n_ok = n_true + len(st), n_pred + len(sp), n_ok + len(st & sp)
-    prec = n_ok / n_pred if n_pred else 0.0
-    rec = n_ok / n_true if n_true else 0.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"precision": prec, "recall": rec, "f1": f1, "sentences": len(gold)}
-
-
-def write_documents(out: Path, seq: Any, tags: list[list[str]]) -> list[Path]:
-    """``OUT/<doc>.txt`` for every document: ``token tag`` lines, blank line after a sentence."""
-    from ..io._atomic import atomic_write
-
-    paths = []
-    for d, doc in enumerate(seq.doc_ids):
-        path = out / f"{doc}.txt"
-        with atomic_write(path, "w") as f:
-            for s in [int(i) for i in (seq.sentence_doc == d).nonzero()[0]]:
-                words = seq.words[seq.sentence_indptr[s]:seq.sentence_indptr[s + 1]]
-                f.writelines(f"{w} {t}\n" for w, t in zip(words, tags[s], strict=True))
-                f.write("\n")
-        paths.append(path)
-    return paths
-
-
 def run_sequence(args: argparse.Namespace, check_out: Any) -> int:
     """Read ROOT, fit the tagger, write the tagged documents and results.json."""
     from ..errors import CrowdlearnError
@@ -102,11 +67,13 @@ def run_sequence(args: argparse.Namespace, check_out: Any) -> int:
     proba = tagger.predict_proba(seq)
     import numpy as np
 
+    from ..sequence import evaluate, write_conll
+
     labels = np.concatenate([p.argmax(axis=1) for p in proba]) if proba else \
         np.zeros(0, dtype=np.int64)
-    tags = seq.sentence_tags(labels)
     out.mkdir(parents=True, exist_ok=True)
-    docs = write_documents(out, seq, tags)
+    docs = write_conll(out, seq, labels)
+    scores = evaluate(seq, labels) if seq.gold_sentences.any() else None
     res = tagger.result_
     summary: dict[str, Any] = {
         "kind": "sequence", "strategy": strategy, "dataset": seq.name,
@@ -117,7 +84,7 @@ def run_sequence(args: argparse.Namespace, check_out: Any) -> int:
         "seed": args.seed, "best_epoch": res.best_epoch, "stopped_epoch": res.stopped_epoch,
         "selection": res.config.get("selection"), "history": res.history,
         "train_seconds": res.seconds, "files": [p.name for p in docs],
-        "span_scores_on_training_gold": span_scores(seq, labels),
+        "span_scores_on_training_gold": scores,
         "inputs": {"answers": str(args.data)},
     }
     from ..io._atomic import atomic_write

@@ -14,6 +14,7 @@ from ._common import (
     load_answers,
     parse_params,
 )
+from ._sequence import add_sequence_arguments
 
 #: what ``-s`` defaults to: Dawid-Skene with partially pooled confusions (aggregate/default.py)
 DEFAULT_STRATEGY = "default"
@@ -31,7 +32,8 @@ crowdlearn aggregate answers.csv -s ds -o out/
 crowdlearn aggregate my-peerannot-dataset/ -s "glad[n_iter=200]"
 crowdlearn aggregate data/rte -s all -o out/rte     # every strategy, comparison table
 crowdlearn aggregate toy-data -s dawid_skene_clust[L=2] --hard   # peerannot's names
-crowdlearn aggregate answers.csv                     # the default: pooled-ds"""
+crowdlearn aggregate answers.csv                     # the default: pooled-ds
+crowdlearn aggregate ner-mturk/val -s hmm-crowd -o out/   # tag sequences (CoNLL folder)"""
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(
@@ -51,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "error pattern); it is as fast as Dawid-Skene. " + DEFAULT_EVIDENCE,
     )
     add_input_arguments(p)
+    add_sequence_arguments(p)
     p.add_argument("-s", "--strategy", default=DEFAULT_STRATEGY,
                    help="strategy name, optionally with parameters: name[key=value,...]; "
                    "'all' runs every strategy")
@@ -107,6 +110,10 @@ def _run(args: argparse.Namespace) -> int:
         return run_dask(args, DEFAULT_STRATEGY)
     out_dir = Path(args.out) if args.out else default_out_dir(args.data, "labels")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
+    from ._sequence import is_sequence, run_aggregate
+
+    if is_sequence(args):  # tag sequences: crowdlearn.sequence (--kind sequence)
+        return run_aggregate(args, out_dir)
     answers = load_answers(args)
     from ._regression import refuse_regression_strategy, run_regression
 

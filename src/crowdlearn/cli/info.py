@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the ground truth is known, the accuracy of the majority vote.",
     )
     add_input_arguments(p, positional="path")
+    from ._sequence import add_sequence_arguments
+
+    add_sequence_arguments(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -47,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     """Print the summary of the data set named on the command line."""
     import json
 
+    from ._sequence import is_sequence, run_info
+
+    if is_sequence(args, "path"):  # tag sequences: documents, sentences, alignment
+        return run_info(args)
     answers = load_answers(args, positional="path")
     if getattr(answers, "kind", "classification") == "regression":
         from ._regression import info_regression

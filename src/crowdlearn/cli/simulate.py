@@ -26,6 +26,7 @@ crowdlearn simulate -o sim/ --workers "perfect:2,symmetric:10:accuracy=0.7,adver
 crowdlearn simulate -o sim/ --model separable-uniform --gamma 0.01 --n-workers 5 --p 0.3
 crowdlearn simulate -o sim/ --n-tasks 200000 --n-classes 5 --n-workers 2000 \\
     --activity power-law --exponent 1.2 --format csv
+crowdlearn simulate -o seqsim/ --kind sequence --n-workers 8 --boundary 0.1,0.4 --seed 0
 crowdlearn simulate -o sim/ --n-classes 4 --n-workers 10 --features 16 --seed 0 && \\
     crowdlearn fit sim --features sim/features.csv --true-confusions sim/confusions.npy -o fit/"""
 
@@ -96,11 +97,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace the output folder if it exists and is not empty")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--kind", choices=("classification", "regression"), default="classification",
+    p.add_argument("--kind", choices=("classification", "regression", "sequence"),
+                   default="classification",
                    help="regression: real-valued answers from good, biased, noisy, scaled and "
                    "adversarial workers (--workers good:COUNT,biased:COUNT,...), written as "
                    "answers.csv (task,worker,value), answers.truth.csv, workers.csv (each "
-                   "worker's true type, scale, bias and noise sd) and settings.json")
+                   "worker's true type, scale, bias and noise sd) and settings.json; sequence: "
+                   "a CoNLL crowd folder of tag sequences (options below)")
+    from ._sequence import add_simulate_arguments
+
+    add_simulate_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -265,6 +271,10 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out, option="-o")  # before any work
     if args.seed is None:
         args.seed = secrets.randbits(32)
+    if getattr(args, "kind", None) == "sequence":  # tag sequences: crowdlearn.sequence
+        from ._sequence import run_simulate
+
+        return run_simulate(args)
     if args.features is not None and args.features < 1:
         from ..simulate import SimulationError
 

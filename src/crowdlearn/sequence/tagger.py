@@ -71,10 +71,11 @@ class CrowdTagger:
     n_epochs, batch_size, lr:
         Adam training: epochs, sentences per batch, learning rate.
     head_lr:
-        Learning rate of the crowd layer (``None``: ``10 * lr``). The layer's logits are the
-        tagger's probabilities times its matrices, bounded at the identity start: with the
-        tagger's own rate it stays too soft for long, and the tagger learns the answers' majority
-        instead of the truth (measured on the confused crowd of tests/test_deep_sequence.py).
+        Learning rate of the crowd layer (``None``: ``lr``, as for the classification crowd
+        layer). A faster layer can pull the tagger away from a confused majority (the confused
+        crowd of tests/test_deep_sequence.py needs ``10 * lr``), but on ner-mturk ``10 * lr``
+        let the per-worker matrices relabel the tags: span F1 22.7 by document cross-validation,
+        against 58.1 for the tagger trained on majority-vote tags.
     val_fraction:
         Share of sentences (of groups, when ``fit`` gets ``groups``) held out for the selection
         of the epoch by their crowd answers' loss; ``0``: keep the last epoch.
@@ -254,7 +255,7 @@ class CrowdTagger:
         val_tasks = token_tasks(val_s)
         cfg = TrainConfig(n_epochs=self.n_epochs, batch_size=self.batch_size, optimizer="adam",
                           lr=self.lr, weight_decay=0.0,
-                          head_lr=10 * self.lr if self.head_lr is None else self.head_lr,
+                          head_lr=self.lr if self.head_lr is None else self.head_lr,
                           amp=bool(self.amp), grad_clip=5.0,
                           selection="val_loss" if len(val_tasks) else "last",
                           patience=self.patience if len(val_tasks) else None,

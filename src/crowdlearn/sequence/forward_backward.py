@@ -1,0 +1,99 @@
+"""Forward-backward and Viterbi over a batch of padded sentences (a loop over positions only).
+
+Sentences are rows of padded arrays ``(S, L, K)``; ``mask[s, t]`` marks real tokens, which come
+first in each row. Emissions are given as log-scores per token and tag; start and transition
+scores as non-negative weights (probabilities, or the sub-normalised ``exp E[log A]`` of
+variational Bayes). Every step is a batched product over all sentences at one position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def forward_backward(log_emit: np.ndarray, mask: np.ndarray, start: np.ndarray,
+                     trans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Posterior marginals of a linear chain for every sentence.
+
+    Parameters
+    ----------
+    log_emit : (S, L, K)
+        Log-score of each tag at each token (padding ignored).
+    mask : (S, L) bool
+        Real tokens; each sentence's tokens are a prefix of its row.
+    start : (K,)
+        Weight of each first tag.
+    trans : (K, K)
+        ``trans[i, j]``: weight of tag ``j`` after tag ``i``.
+
+    Returns
+    -------
+    gamma : (S, L, K)
+        Per-token marginals (zero on padding).
+    xi : (K, K)
+        Expected number of ``i -> j`` transitions, summed over sentences and positions.
+    first : (K,)
+        Expected count of each first tag, summed over sentences.
+    log_z : float
+        Sum over sentences of the log normaliser (the log-likelihood when weights are
+        probabilities).
+    """
+    s_n, l_n, k_n = log_emit.shape
+    if s_n == 0 or l_n == 0:
+        return (np.zeros_like(log_emit), np.zeros((k_n, k_n)), np.zeros(k_n), 0.0)
+    shift = np.where(mask, log_emit.max(axis=2), 0.0)
+    emit = np.exp(log_emit - shift[:, :, None]) * mask[:, :, None]
+    alpha = np.empty((s_n, l_n, k_n))
+    scale = np.ones((s_n, l_n))
+    a = start[None, :] * emit[:, 0]
+    for t in range(l_n):
+        if t:
+            a = np.where(mask[:, t, None], (alpha[:, t - 1] @ trans) * emit[:, t],
+                         alpha[:, t - 1])
+        c = a.sum(axis=1)
+        c = np.where(mask[:, t] & (c > 0), c, 1.0)
+        alpha[:, t] = a / c[:, None]
+        scale[:, t] = c
+    beta = np.ones((s_n, l_n, k_n))
+    xi = np.zeros((k_n, k_n))
+    for t in range(l_n - 2, -1, -1):
+        nxt = mask[:, t + 1]
+        eb = emit[:, t + 1] * beta[:, t + 1]                       # (S, K)
+        b = eb @ trans.T
+        b = b / np.where(b.sum(axis=1, keepdims=True) > 0, b.sum(axis=1, keepdims=True), 1.0)
+        beta[:, t] = np.where(nxt[:, None], b, 1.0)
+        if nxt.any():
+            x = alpha[nxt, t][:, :, None] * trans[None] * eb[nxt][:, None, :]
+            tot = x.sum(axis=(1, 2), keepdims=True)
+            xi += (x / np.where(tot > 0, tot, 1.0)).sum(axis=0)
+    gamma = alpha * beta * mask[:, :, None]
+    norm = gamma.sum(axis=2, keepdims=True)
+    gamma = gamma / np.where(norm > 0, norm, 1.0)
+    log_z = float(np.sum(np.log(scale) * mask) + np.sum(shift * mask))
+    return gamma, xi, gamma[:, 0].sum(axis=0), log_z
+
+
+def viterbi(log_emit: np.ndarray, mask: np.ndarray, log_start: np.ndarray,
+            log_trans: np.ndarray) -> np.ndarray:
+    """Most probable tag sequence of every sentence, ``(S, L)`` int64 (``-1`` on padding)."""
+    s_n, l_n, k_n = log_emit.shape
+    out = np.full((s_n, l_n), -1, dtype=np.int64)
+    if s_n == 0 or l_n == 0:
+        return out
+    back = np.zeros((s_n, l_n, k_n), dtype=np.int64)
+    delta = log_start[None, :] + log_emit[:, 0]
+    for t in range(1, l_n):
+        cand = delta[:, :, None] + log_trans[None]                 # (S, from, to)
+        best = cand.argmax(axis=1)
+        new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + log_emit[:, t]
+        live = mask[:, t]
+        back[:, t] = np.where(live[:, None], best, np.arange(k_n)[None, :])
+        delta = np.where(live[:, None], new, delta)
+    state = delta.argmax(axis=1)
+    lengths = mask.sum(axis=1)
+    for t in range(l_n - 1, -1, -1):
+        live = t < lengths
+        out[live, t] = state[live]
+        if t:
+            state = np.where(live, back[np.arange(s_n), t, state], state)
+    return out
