@@ -228,3 +228,9 @@ def test_cli_simulate_regression_saves_true_parameters_and_info_describes(tmp_pa
                  str(tmp_path / "agg"), "--quiet"]) == 0
     est = pd.read_csv(tmp_path / "agg" / "workers_answers_bias-scale.csv")
     np.testing.assert_allclose(est["scale"], workers["scale"], atol=0.15)
+
+
+def test_cli_regression_refuses_gold(tmp_path, capsys) -> None:
+    data = _write_csv(tmp_path)
+    assert main(["aggregate", str(data), "--gold", str(data), "-o", str(tmp_path / "o")]) == 2
+    assert "--gold is for class labels" in capsys.readouterr().err

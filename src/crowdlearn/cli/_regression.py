@@ -28,6 +28,11 @@ def run_regression(args: argparse.Namespace, answers: Any, out_dir: Path, defaul
     from ..aggregate.regression.results import summarize_regression, write_regression_results
     from ._common import format_table, parse_params
 
+    if getattr(args, "gold", None):
+        from ..errors import CrowdlearnError
+
+        raise CrowdlearnError("--gold is for class labels; regression strategies take no gold "
+                              "values")
     extra = parse_params(args.param)
     spec = DEFAULT_REGRESSION if args.strategy == default else args.strategy
     specs = available_regression() if spec.strip().lower() == "all" else [spec]
