@@ -106,6 +106,7 @@ def _drop_stdout() -> None:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a relaunch repeats
     if unknown:  # reported with the sub-command's usage, not the top-level one
         _command_parser(parser, getattr(args, "command", None)).error(
             f"unrecognized arguments: {' '.join(unknown)}")

@@ -194,6 +194,10 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPU threads of torch (default: 1 for models under 1M parameters on "
                    "the CPU, fastest and bit-repeatable for them; torch's choice for larger "
                    "models; recorded in results.json)")
+    g.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="data-parallel training on N processes (one per GPU, or N CPU "
+                   "processes with gloo): starts torchrun for you; under torchrun, leave it "
+                   "out (the launch's WORLD_SIZE decides); only rank 0 writes -o")
     g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                    help="mixed precision on CUDA")
     g.add_argument("--val-fraction", type=float, default=D.VAL_FRACTION, metavar="F",
@@ -266,6 +270,47 @@ def _check_options(args: argparse.Namespace) -> None:
                               "--test is for feature tables")
     if args.image_size is not None and args.image_size < 1:
         raise CrowdlearnError(f"--image-size must be at least 1, got {args.image_size}")
+
+
+def _launched(args: argparse.Namespace) -> int | None:
+    """With ``--devices N`` (N > 1) outside a launch: run this command under ``torchrun`` in N
+    processes and return its exit status; ``None`` when this process should train itself."""
+    import os
+
+    from ..errors import CrowdlearnError
+
+    n = getattr(args, "devices", None)
+    if n is None or n == 1:
+        return None
+    if n < 1:
+        raise CrowdlearnError(f"--devices must be at least 1, got {n}")
+    world = os.environ.get("WORLD_SIZE")
+    if world not in (None, "", "1"):
+        if int(world) != n:
+            raise CrowdlearnError(f"--devices {n} but this launch has WORLD_SIZE={world}")
+        return None
+    if args.accelerator in ("gpu", "cuda") or str(args.accelerator).startswith("cuda"):
+        import torch
+
+        if torch.cuda.device_count() < n:
+            raise CrowdlearnError(f"--devices {n} but {torch.cuda.device_count()} CUDA "
+                                  "device(s) are visible")
+    import subprocess
+
+    from ..deep.distributed import launch_command
+
+    _check_out(Path(args.out), args.force)  # fail before starting N processes
+    return subprocess.call(launch_command(n, args.argv))
+
+
+def _one_process(what: str) -> None:
+    import os
+
+    from ..errors import CrowdlearnError
+
+    if os.environ.get("WORLD_SIZE") not in (None, "", "1"):
+        raise CrowdlearnError(f"data-parallel training (--devices, torchrun) is for class "
+                              f"labels; train {what} in one process")
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -362,7 +407,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     from ._fit_sequence import is_sequence_input
 
+    launched = _launched(args)
+    if launched is not None:
+        return launched
     if is_sequence_input(args):
+        _one_process("sequence answers")
         from ._fit_sequence import run_sequence
 
         return run_sequence(args, _check_out)
@@ -373,6 +422,7 @@ def run(args: argparse.Namespace) -> int:
     spec = _strategy(args)
     answers = load_answers(args)
     if getattr(answers, "kind", "classification") == "regression":
+        _one_process("regression answers")
         from ._regression import fit_regression
 
         return fit_regression(args, answers, out, start)
@@ -438,6 +488,10 @@ def run(args: argparse.Namespace) -> int:
         threads="auto" if args.threads is None else args.threads,
     )
     clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
+    from ..deep.distributed import is_main_process
+
+    if not is_main_process():  # data-parallel launch: rank 0 writes the outputs
+        return 0
     inputs = {"answers": str(args.data), "features": args.features,
               "test": args.test, "truth": args.truth, "true_confusions": args.true_confusions,
               "exclude": getattr(args, "exclude", None)}

@@ -59,15 +59,26 @@ def resolve_device(device: Any = "auto") -> torch.device:
         return device
     name = "auto" if device is None else str(device).lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return _launch_device(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     if name in ("gpu", "cuda"):
         if not torch.cuda.is_available():
             raise CrowdlearnError(f"device {device!r} asked for, but CUDA is not available here")
-        return torch.device("cuda")
+        return _launch_device(torch.device("cuda"))
     try:
         return torch.device(name)
     except RuntimeError as exc:
         raise CrowdlearnError(f"unknown device {device!r} (use auto, cpu, gpu or cuda:N)") from exc
+
+
+def _launch_device(dev: torch.device) -> torch.device:
+    """Under a multi-process launch, CUDA means this process's GPU (``cuda:LOCAL_RANK``)."""
+    import os
+
+    if dev.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        from .distributed import local_cuda_device
+
+        return local_cuda_device()
+    return dev
 
 
 class CrowdData:
@@ -155,12 +166,20 @@ class CrowdData:
         generator: torch.Generator | None = None,
         train: bool = False,
         drop_last: bool = False,
+        shard: tuple[int, int] | None = None,
     ):
-        """Iterate over ``tasks`` (int64 tensor) in batches, optionally in a seeded random order."""
+        """Iterate over ``tasks`` (int64 tensor) in batches, optionally in a seeded random order.
+
+        ``shard=(rank, world_size)``: this process's share of each batch, every
+        ``world_size``-th task from ``rank`` (data-parallel training).
+        """
         if shuffle:
             order = torch.randperm(tasks.shape[0], generator=generator).to(tasks.device)
             tasks = tasks[order]
         n = tasks.shape[0]
         stop = n - n % batch_size if drop_last and n >= batch_size else n
         for start in range(0, stop, batch_size):
-            yield self.batch(tasks[start:start + batch_size], train=train)
+            idx = tasks[start:start + batch_size]
+            if shard is not None:
+                idx = idx[shard[0]::shard[1]]
+            yield self.batch(idx, train=train)

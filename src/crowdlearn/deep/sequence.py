@@ -106,12 +106,13 @@ class SequenceCrowdData(CrowdData):
 
     def batches(self, tasks: Tensor, batch_size: int, *, shuffle: bool = False,
                 generator: torch.Generator | None = None, train: bool = False,
-                drop_last: bool = False):
+                drop_last: bool = False, shard: tuple[int, int] | None = None):
         """Batches of ``batch_size`` whole sentences (those containing ``tasks``).
 
         Sentences of similar length go together (sorted by length within windows of
         ``BUCKET`` batches, in a seeded random order when ``shuffle``), so that a batch has
-        little padding and the LSTM few steps.
+        little padding and the LSTM few steps. ``shard=(rank, world_size)``: every
+        ``world_size``-th sentence of each batch from ``rank`` (data-parallel training).
         """
         sents = self.sentences_of(tasks)
         if shuffle:
@@ -128,6 +129,8 @@ class SequenceCrowdData(CrowdData):
         if shuffle and chunks:
             chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator)]
         for chunk in chunks:
+            if shard is not None:
+                chunk = chunk[shard[0]::shard[1]]
             yield self.batch(self.sentence_tokens(chunk), train=train)
 
 

@@ -13,6 +13,9 @@ that turns them into annotator answer distributions) on :class:`~crowdlearn.deep
 * after every epoch: validation loss (the head's data term on the validation tasks' answers), and
   when the truth is known and asked for, validation accuracy; test accuracy when a test set is
   given (reported only, never used for selection);
+* under ``torchrun`` (or ``crowdlearn fit --devices N``), data-parallel training on every process
+  of the launch (:mod:`crowdlearn.deep.distributed`: DistributedDataParallel, every rank a share of
+  each global batch, the same validation and selection everywhere, only rank 0 writes);
 * model selection keeps the weights of the best epoch (``selection``); with ``patience``, training
   stops early once the selection score has not improved for that many epochs; optional
   checkpoints (``last.pth`` every epoch, ``best.pth``), a progress bar with the loss and accuracies.
@@ -259,9 +262,12 @@ def train(
         classifier's logits of the batch (detached, float32, before the step's update): what
         the training-dynamics diagnostics (AUM, WAUM, :mod:`crowdlearn.identify.aum`) record.
     """
+    from .distributed import LossStep, all_sum, context, scale_loss, wrap
+
     cfg = config or TrainConfig()
     cfg.validate()
     dev = data.device
+    ctx = context(dev)
     amp = bool(cfg.amp) and dev.type == "cuda"
     gen = torch.Generator()
     gen.manual_seed(0 if seed is None else int(seed))
@@ -285,7 +291,9 @@ def train(
     opt = _make_optimizer(model, cfg)
     n_train = data.n_units(train_idx)  # tasks, or sentences of sequence data
     # a last batch of one item breaks batch normalisation: drop it (it is reshuffled next epoch)
-    drop_last = n_train % cfg.batch_size == 1 and n_train > 1
+    rem = n_train % cfg.batch_size
+    drop_last = (rem == 1 and n_train > 1) or (ctx.active and 0 < rem < 2 * ctx.world_size
+                                               and n_train > rem)
     steps = n_train // cfg.batch_size + (0 if drop_last or n_train % cfg.batch_size == 0 else 1)
     sched, per_step = _make_scheduler(opt, cfg, max(steps, 1))
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
@@ -297,27 +305,31 @@ def train(
 
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "lr": []}
     best_score, best_epoch, best_state = math.inf, 0, None
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None and ctx.is_main else None
     if ckpt is not None:
         ckpt.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     bar = None
-    if cfg.verbose:
+    if cfg.verbose and ctx.is_main:
         from .._progress import progress_bar
 
         bar = progress_bar(total=cfg.n_epochs, desc=f"train {model.head.name}", unit="epoch",
                            leave=False)
+    step = wrap(LossStep(model, amp), ctx, dev)  # forward + loss; DDP under a launch
+    shard = {"shard": (ctx.rank, ctx.world_size)} if ctx.active else {}
     model.train()
     try:
         for epoch in range(1, cfg.n_epochs + 1):
             run_loss = torch.zeros((), device=dev)
             n_seen = 0
             for batch in data.batches(train_idx, cfg.batch_size, shuffle=True, generator=gen,
-                                      train=True, drop_last=drop_last):
+                                      train=True, drop_last=drop_last, **shard):
                 batch = model.head.train_batch(batch)  # identity unless the head mixes items
-                with _autocast(dev, amp):
-                    logits = model(batch.x)
-                loss = model.head.loss(logits.float(), batch)
+                logits, loss = step(batch)
+                # under a launch: weighted by this rank's share of the global batch's answers
+                loss, n_global = scale_loss(
+                    loss, batch.n_answers if model.head.uses_answers else batch.size,
+                    batch.size, ctx)
                 if on_batch is not None:
                     on_batch(epoch, batch, logits.detach().float())
                 opt.zero_grad(set_to_none=True)
@@ -329,11 +341,11 @@ def train(
                 scaler.update()
                 if sched is not None and per_step:
                     sched.step()
-                run_loss += loss.detach() * batch.size
-                n_seen += batch.size
+                run_loss += loss.detach() * (n_global / ctx.world_size)
+                n_seen += n_global
             if sched is not None and not per_step:
                 sched.step()
-            train_loss = float(run_loss) / max(n_seen, 1)
+            train_loss = all_sum(float(run_loss), ctx, dev) / max(n_seen, 1)
             if not math.isfinite(train_loss):
                 raise CrowdlearnError(
                     f"training diverged at epoch {epoch} (loss {train_loss}); lower the "
