@@ -121,3 +121,22 @@ def test_fit_workers_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main([*base, "--plot-confusion-matrices", "--workers", "1", "3", "-o",
                  str(out)]) == 0
     assert (out / "confusions.png").is_file()
+
+
+def test_identify_plot_with_workers_outside_the_truth(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """A worker who answered no task with a known truth has no empirical confusion matrix: the
+    grid leaves them out and says so (it used to fail on an all-zero matrix)."""
+    answers = tmp_path / "a.csv"
+    answers.write_text("task,worker,label\n" + "".join(
+        f"{t},w{w},{(t + (w == 2)) % 2}\n" for t in range(6) for w in range(3)) +
+        "6,late,1\n7,late,0\n")
+    truth = tmp_path / "t.csv"
+    truth.write_text("task,truth\n" + "".join(f"{t},{t % 2}\n" for t in range(6)))
+    out = tmp_path / "d"
+    assert main(["identify", str(answers), "--truth", str(truth), "--plot", "-o",
+                 str(out)]) == 0
+    assert "1 worker(s) without answers on tasks with truth not drawn" in \
+        capsys.readouterr().out
+    assert (out / "confusions.png").is_file()

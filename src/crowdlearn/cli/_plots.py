@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 __all__ = ["add_format_argument", "add_workers_argument", "confusions_note", "workers_choice"]
 
 WORKER_CHOICES = ("most-active", "worst", "first")
@@ -25,9 +23,11 @@ def add_format_argument(g: Any) -> None:
                    help="format of the figures (default png)")
 
 
-def workers_choice(values: list[str] | None, worker_ids: Any) -> str | np.ndarray | None:
+def workers_choice(values: list[str] | None, worker_ids: Any) -> Any:
     """``--workers`` as :func:`crowdlearn.plots.plot_confusions` takes it: a selection name,
     or the indices of the given worker ids (an unknown id is an error)."""
+    import numpy as np
+
     from ..errors import CrowdlearnError
 
     if not values:

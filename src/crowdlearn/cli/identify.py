@@ -227,13 +227,27 @@ def _plots(args: argparse.Namespace, answers: Any, d: Any, tmp: Path) -> dict[st
             conf = _fitted(answers, "ds", args.seed).result_arrays()["confusions"]
     has_truth = answers.truth is not None and bool((np.asarray(answers.truth) >= 0).any())
     true = P.empirical_confusions(answers) if has_truth else None
-    fig = plot_confusions(conf, true, workers=workers_choice(args.workers, answers.worker_ids),
+    shown = workers_choice(args.workers, answers.worker_ids)
+    keep = np.arange(answers.n_workers)
+    if true is not None:
+        # a worker without answers on tasks with truth has no empirical matrix: not drawn
+        keep = np.flatnonzero(true.reshape(len(true), -1).sum(axis=1) > 0)
+        if isinstance(shown, np.ndarray):
+            shown = np.flatnonzero(np.isin(keep, shown))
+            if shown.size == 0:
+                from ..errors import CrowdlearnError
+
+                raise CrowdlearnError("--workers: none of them answered a task with truth")
+        true = true[keep]
+    fig = plot_confusions(np.asarray(conf)[keep], true, workers=shown,
                           classes=[str(c) for c in answers.classes],
-                          worker_names=[str(w) for w in answers.worker_ids],
-                          activity=answers.answers_per_worker(), match=False,
+                          worker_names=[str(w) for w in answers.worker_ids[keep]],
+                          activity=answers.answers_per_worker()[keep], match=False,
                           path=tmp / f"confusions.{fmt}")
-    out[f"confusions.{fmt}"] = confusions_note(fig, answers.n_workers) + (
-        ", estimated beside empirical (against the truth)" if true is not None else "")
+    out[f"confusions.{fmt}"] = confusions_note(fig, len(keep)) + (
+        ", estimated beside empirical (against the truth)" if true is not None else "") + (
+        f"; {answers.n_workers - len(keep)} worker(s) without answers on tasks with truth "
+        "not drawn" if len(keep) < answers.n_workers else "")
     labels = np.asarray(d.aggregator.result_arrays()["labels"], dtype=np.int64)
     P.plot_class_distribution(answers, labels, path=tmp / f"classes.{fmt}")
     out[f"classes.{fmt}"] = ""
