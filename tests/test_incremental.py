@@ -192,6 +192,19 @@ def test_cli_update_creates_then_updates_the_state(tmp_path):
     assert summary["n_answers"] == sum(len(b) for b in batches)
 
 
+def test_cli_update_refuses_the_same_batch_twice(tmp_path):
+    # re-running a command after it succeeded would silently count every answer twice
+    _frames(_crowd(100, 3, 8), 1)[0].to_csv(tmp_path / "b.csv", index=False)
+    r = _cli("aggregate", "b.csv", "--update", "st", "-o", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    before = (tmp_path / "st" / "arrays.npz").read_bytes()
+    r = _cli("aggregate", "b.csv", "--update", "st", "-o", "out", cwd=tmp_path)
+    assert r.returncode == 2 and "already added (batch 1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "st" / "arrays.npz").read_bytes() == before
+    assert len(json.loads((tmp_path / "st" / "state.json").read_text())["batch_digests"]) == 1
+
+
 def test_cli_refuses_a_corrupted_state_in_one_line(tmp_path):
     st = _saved(tmp_path)
     (st / "state.json").write_text("{not json")

@@ -14,6 +14,19 @@ from ..errors import CrowdlearnError
 UPDATABLE = ("mv", "wawa", "ds", "onecoin")
 
 
+def batch_digest(answers: Any) -> str:
+    """SHA-256 of a batch's answers (task id, worker id, label name of each, in order)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for ids, idx in ((answers.task_ids, answers.task), (answers.worker_ids, answers.worker),
+                     (answers.classes, answers.label)):
+        names = np.asarray(ids).astype(str)[np.asarray(idx)]
+        h.update("\x1f".join(names.tolist()).encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
 def run_update(args: argparse.Namespace, answers: Any, out_dir: Path, spec: str | None,
                params: dict[str, Any]) -> int:
     """Load the state (or start one), ``partial_fit`` the new answers, write the results and
@@ -48,8 +61,16 @@ def run_update(args: argparse.Namespace, answers: Any, out_dir: Path, spec: str 
             raise CrowdlearnError(f"--update needs a strategy with partial_fit "
                                   f"({', '.join(UPDATABLE)}), not {name!r}")
         est = make_strategy(name, **params)
+    digest = batch_digest(answers)
+    done = getattr(getattr(est, "_inc", None), "batch_digests", [])
+    if digest in done:
+        raise CrowdlearnError(
+            f"--update {state_dir}: these answers were already added (batch "
+            f"{done.index(digest) + 1} of the state has the same tasks, workers and labels); "
+            "adding them again would count every answer twice")
     est.partial_fit(answers, n_iter=args.update_iter, sweep=args.sweep)
     state = est._inc
+    state.batch_digests.append(digest)
     # the results cover every answer so far: an Answers with the state's vocabularies (its
     # answers live in the state), truth from this batch where its tasks have some
     truth = None

@@ -66,7 +66,7 @@ def save_state(state: _State, path: str | os.PathLike[str]) -> Path:
         "params": state.params, "n_tasks": len(state.tasks), "n_workers": len(state.workers),
         "n_classes": len(state.classes), "n_answers": state.log.n_answers,
         "n_batches": state.n_batches, "n_iter": state.n_iter, "cursor": state.cursor,
-        "id_types": types,
+        "id_types": types, "batch_digests": list(state.batch_digests),
     }
     with atomic_dir(path) as tmp:
         np.savez(tmp / "arrays.npz", **arrays)
@@ -111,6 +111,10 @@ def load_state(path: str | os.PathLike[str]) -> _State:
                  int(meta["n_answers"]))
         state.n_batches, state.n_iter = int(meta["n_batches"]), int(meta["n_iter"])
         state.cursor = int(meta["cursor"])
+        digests = meta.get("batch_digests", [])
+        if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+            raise TypeError("batch_digests is not a list of strings")
+        state.batch_digests = list(digests)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"malformed state.json ({exc})", source=src) from None
     return _fill(state, arrays, sizes, str(npz_path))

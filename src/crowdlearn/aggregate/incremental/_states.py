@@ -83,6 +83,8 @@ class _State:
         self.cursor = 0  # next task revisited round-robin (ingest's ``refresh``)
         self.n_iter = 0
         self.last_objective: float | None = None
+        #: SHA-256 of each batch the command line added (``--update`` refuses a batch twice)
+        self.batch_digests: list[str] = []
 
     @property
     def shape(self) -> tuple[int, int, int]:
