@@ -121,3 +121,17 @@ def test_movie_reviews_reads_with_the_published_mean_scores(data_dir) -> None:
     assert (s["n_tasks"], s["n_workers"], s["n_answers"]) == (1500, 135, 7440)
     assert s["mean_scores"]["r2"] == pytest.approx(0.830, abs=5e-4)
     assert s["mean_scores"]["mae"] == pytest.approx(0.0607, abs=5e-5)
+
+
+def test_cli_says_when_it_detected_real_values(tmp_path, capsys):
+    # a stray non-whole label must not be aggregated as ratings without a word
+    from crowdlearn.cli import main
+
+    (tmp_path / "a.csv").write_text("task,worker,label\nt1,w1,1\nt1,w2,2\nt2,w1,2\nt2,w2,2.5\n")
+    assert main(["aggregate", str(tmp_path / "a.csv"), "-s", "mean", "-o",
+                 str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "read as real values (regression): 1 of 4" in err and "--kind classification" in err
+    assert main(["aggregate", str(tmp_path / "a.csv"), "--kind", "regression", "-s", "mean",
+                 "-o", str(tmp_path / "out2")]) == 0
+    assert "real values" not in capsys.readouterr().err

@@ -87,11 +87,28 @@ def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answe
         return answers(args.truth)  # regression truth: read by crowdlearn.io.real
     columns = _truth_columns(args)
     if columns is None:
-        return answers(args.truth)
+        return _say_detected(args, answers(args.truth))
     from ..io.truth import read_truth
 
     task_col, truth_col = columns
     return read_truth(args.truth, answers(None), task_col=task_col, truth_col=truth_col)
+
+
+def _say_detected(args: argparse.Namespace, answers: Any) -> Any:
+    """Answers detected (not declared) as real values: say so on stderr, with the evidence, so
+    that a stray ``2.5`` in a file of class labels is never silently aggregated as ratings."""
+    if (getattr(args, "kind", None) is None and getattr(answers, "kind", None) == "regression"
+            and not getattr(args, "quiet", False)):
+        import sys
+
+        import numpy as np
+
+        frac = answers.value != np.floor(answers.value)
+        print(f"note: {args.data}: answers read as real values (regression): "
+              f"{int(frac.sum())} of {len(frac)} are not whole numbers (e.g. "
+              f"{answers.value[np.argmax(frac)]:g}); --kind classification reads them as "
+              "class labels", file=sys.stderr)
+    return answers
 
 
 def _truth_columns(args: argparse.Namespace) -> tuple[str, str] | None:
