@@ -454,5 +454,3 @@ def _human(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{n} B"  # pragma: no cover
-
-
