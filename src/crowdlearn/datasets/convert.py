@@ -8,24 +8,35 @@ extra ``metadata.json`` entries. The layout is described in :mod:`crowdlearn.dat
 Every problem with the content is a one-line :class:`~crowdlearn.errors.DataError` naming the
 file (and the line or field). numpy and pandas are imported inside the functions, so that
 importing the registry stays cheap.
+
+This module holds the label-table data sets (truth-inference files, Snow et al., Music,
+LabelMe); the image-array sets are in :mod:`crowdlearn.datasets.convert_images`, the shared
+layout writers in :mod:`crowdlearn.datasets.layout` (both re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
-import pickle
-import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
+from .convert_images import (  # noqa: F401 (re-exported)
+    CIFAR10_BATCHES,
+    CIFAR10_CLASSES,
+    CIFAR10_FOLDER,
+    MNIST_FILES,
+    load_cifar_batch,
+    prepare_cifar10,
+    prepare_cifar10h,
+    prepare_mnist,
+)
+from .layout import _codes, _count_rows, _layout, _read_csv, _reindexed, _write_ids, write_answers
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from ..answers import Answers
     from .installer import Inputs
     from .registry import DatasetRecord
 
@@ -50,143 +61,6 @@ LABELME_CROWDLAYER_ORDER = ("highway", "insidecity", "tallbuilding", "street", "
                             "coast", "mountain", "opencountry")
 #: LabelMe classes as installed (alphabetical, as peerannot's installer)
 LABELME_CLASSES = tuple(sorted(LABELME_CROWDLAYER_ORDER))
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")
-CIFAR10_BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
-                   "data_batch_5", "test_batch")
-CIFAR10_FOLDER = "cifar-10-batches-py"
-MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-               "t10k-labels-idx1-ubyte")
-
-
-# ---------------------------------------------------------------------------------- common
-def _plain(values: Iterable[Any]) -> list[Any]:
-    out = []
-    for v in values:
-        out.append(v.item() if hasattr(v, "item") else v)
-    return out
-
-
-def _write_ids(path: Path, header: str, ids: Iterable[Any]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow([header, "id"])
-        w.writerows(enumerate(_plain(ids)))
-
-
-def write_answers(
-    out: Path,
-    *,
-    name: str,
-    task: Any,
-    worker: Any,
-    label: Any,
-    n_tasks: int,
-    worker_ids: Any,
-    classes: Sequence[Any],
-    truth: Any = None,
-    task_names: Iterable[Any] | None = None,
-    worker_names: Iterable[Any] | None = None,
-    n_input: int | None = None,
-) -> tuple[Answers, dict[str, Any]]:
-    """Write crowd answers given as index arrays into ``out`` as a peerannot folder.
-
-    Tasks are ``0..n_tasks-1`` (tasks without answers are kept, as ``{}``), workers get the ids
-    ``worker_ids`` (``worker`` indexes them), labels index ``classes``. Every answer is kept:
-    several answers of one worker to one task (some upstream files have them) are written with
-    the worker's key repeated, and ``metadata.json`` records ``"duplicates": "all"`` and
-    ``repeated_answers`` (see :func:`crowdlearn.io.write_peerannot`). ``tasks.csv`` and
-    ``workers.csv`` map indices to the upstream ids (``task_names``, ``worker_names``).
-    ``n_input``, when given, is the number of answers read upstream: every one must arrive.
-
-    Returns the answers and the metadata entries describing them.
-    """
-    import numpy as np
-
-    from ..answers import Answers
-    from ..io.peerannot import write_peerannot
-
-    task = np.asarray(task, dtype=np.int64)
-    answers = Answers(
-        task, np.asarray(worker), np.asarray(label), task_ids=np.arange(n_tasks),
-        worker_ids=np.asarray(worker_ids), classes=np.asarray(list(classes)),
-        truth=None if truth is None else np.asarray(truth), name=name, duplicates="all",
-        source=name,
-    )
-    if n_input is not None and n_input != answers.n_answers:
-        raise DataError(f"{n_input:,} answers read but {answers.n_answers:,} converted "
-                        "(an answer was lost)", source=name)
-    # non-peerannot files first: write_peerannot then adds its files next to them
-    _write_ids(out / "tasks.csv", "task",
-               task_names if task_names is not None else range(n_tasks))
-    _write_ids(out / "workers.csv", "worker",
-               worker_names if worker_names is not None else answers.worker_ids)
-    write_peerannot(answers, out, name=name, repeated=True)
-    repeats = (answers.task[1:] == answers.task[:-1]) & (answers.worker[1:] == answers.worker[:-1])
-    meta = {
-        "n_tasks": answers.n_tasks,
-        "n_answers": answers.n_answers,
-        "classes": _plain(answers.classes),
-        "n_tasks_with_truth": int(answers.truth_mask.sum()) if answers.has_truth else 0,
-        "repeated_answers": int(np.count_nonzero(repeats)),
-    }
-    return answers, meta
-
-
-def _layout(**files: str) -> dict[str, str]:
-    base = {
-        "answers.json": "{task: {worker: label}}, labels index 'classes'",
-        "tasks.csv": "task index -> upstream id",
-        "workers.csv": "worker index -> upstream id",
-    }
-    base.update({k.replace("__", "."): v for k, v in files.items()})
-    return base
-
-
-def _read_csv(path: Path, origin: str, required: Sequence[str], **kwargs: Any) -> pd.DataFrame:
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path, **kwargs)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read the table ({' '.join(str(exc).split())})",
-                        source=origin) from exc
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)} (columns: "
-                        f"{', '.join(map(str, frame.columns[:8]))}...)", source=origin)
-    return frame
-
-
-def _codes(values: pd.Series, index: dict[Any, int], origin: str, field: str,
-           what: str) -> np.ndarray:
-    """Map values through ``index``; an unknown value is an error naming its line."""
-    import numpy as np
-
-    mapped = values.map(index)
-    bad = mapped.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"{what} {values.iloc[i]!r}", source=origin, where=f"line {i + 2}",
-                        field=field)
-    return mapped.to_numpy(dtype=np.int64)
-
-
-def _count_rows(path: Path) -> int:
-    with open(path, "rb") as f:
-        return max(sum(1 for line in f if line.strip()) - 1, 0)
-
-
-def _reindexed(a: Answers, out: Path, name: str, n_input: int) -> dict[str, Any]:
-    """Write answers read with upstream ids as tasks/workers ``0..n-1`` (+ the id maps)."""
-    import numpy as np
-
-    _, meta = write_answers(
-        out, name=name, task=a.task, worker=a.worker, label=a.label, n_tasks=a.n_tasks,
-        worker_ids=np.arange(a.n_workers), classes=a.classes, truth=a.truth,
-        task_names=a.task_ids, worker_names=a.worker_ids, n_input=n_input,
-    )
-    return meta
 
 
 # ---------------------------------------------------------------------------------- labels only
@@ -431,190 +305,3 @@ def prepare_labelme(inputs: Inputs, out: Path, record: DatasetRecord) -> dict[st
         "worker_ids": "CrowdLayer answer-matrix columns",
     })
     return meta
-
-
-# ---------------------------------------------------------------------------------- cifar
-_PICKLE_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """Unpickles CIFAR batches: plain containers and numpy arrays, nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _PICKLE_ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch")
-
-
-def load_cifar_batch(path: Path, origin: str) -> dict[str, Any]:
-    """Read one CIFAR-10 python batch (restricted unpickling) as a dict with text keys."""
-    try:
-        with open(path, "rb") as f:
-            raw = _BatchUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise DataError(f"not a CIFAR python batch ({exc})", source=origin) from exc
-    if not isinstance(raw, dict):
-        raise DataError("not a CIFAR python batch (expected a dict)", source=origin)
-    return {(k.decode("latin-1") if isinstance(k, bytes) else str(k)): v for k, v in raw.items()}
-
-
-def _cifar_raw(inputs: Inputs, out: Path, fname: str) -> dict[str, Any]:
-    """Check the CIFAR-10 batches and place them in ``out/raw/cifar-10-batches-py``."""
-    import numpy as np
-
-    members = inputs.members(fname)
-    dest = out / "raw" / CIFAR10_FOLDER
-    counts: dict[str, int] = {}
-    test_labels = None
-    for name in CIFAR10_BATCHES:
-        origin = inputs.origin(name)
-        batch = load_cifar_batch(members[name], origin)
-        data, labels = batch.get("data"), batch.get("labels")
-        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-                or data.shape[1] != 3072:
-            raise DataError("'data' must be a uint8 array of shape (n, 3072)", source=origin)
-        labels_arr = np.asarray(labels)
-        if labels_arr.shape != (data.shape[0],) or labels_arr.dtype.kind not in "iu" \
-                or (len(labels_arr) and (labels_arr.min() < 0 or labels_arr.max() > 9)):
-            raise DataError("'labels' must hold one class 0..9 per image", source=origin)
-        counts[name] = int(data.shape[0])
-        if name == "test_batch":
-            test_labels = labels_arr.astype(np.int64)
-    meta = load_cifar_batch(members["batches.meta"], inputs.origin("batches.meta"))
-    classes = [n.decode() if isinstance(n, bytes) else str(n)
-               for n in meta.get("label_names", [])] or list(CIFAR10_CLASSES)
-    if len(classes) != 10:
-        raise DataError(f"expected 10 label_names, found {len(classes)}",
-                        source=inputs.origin("batches.meta"))
-    for name in (*CIFAR10_BATCHES, "batches.meta"):
-        inputs.take(members[name], dest / name)
-    n_train = sum(counts[f"data_batch_{i}"] for i in range(1, 6))
-    assert test_labels is not None
-    return {"classes": classes, "n_train": n_train, "n_test": counts["test_batch"],
-            "test_labels": test_labels,
-            "raw": {"format": "cifar10-python", "folder": f"raw/{CIFAR10_FOLDER}",
-                    "files": [*CIFAR10_BATCHES, "batches.meta"], "images": counts,
-                    "image_shape": [3, 32, 32]}}
-
-
-def prepare_cifar10(inputs: Inputs, out: Path, record: DatasetRecord) -> dict[str, Any]:
-    """``cifar-10-python.tar.gz`` -> ``raw/cifar-10-batches-py`` + metadata (no answers)."""
-    info = _cifar_raw(inputs, out, record.files[0].fname)
-    return {
-        "name": record.name, "kind": "images", "n_classes": len(info["classes"]),
-        "classes": info["classes"], "n_tasks": info["n_train"], "n_workers": 0,
-        "n_test": info["n_test"], "raw": info["raw"],
-        "layout": {"raw/cifar-10-batches-py": "CIFAR-10 python batches (tasks: the images of "
-                   "data_batch_1..5, in order; test: test_batch); annotators are simulated"},
-    }
-
-
-def prepare_cifar10h(inputs: Inputs, out: Path, record: DatasetRecord) -> dict[str, Any]:
-    """``cifar10h-raw.zip`` + the CIFAR-10 batches -> answers, truth and ``raw/``.
-
-    Attention checks (``is_attn_check == 1``) are dropped. Task ``i`` is CIFAR-10 test image
-    ``i`` (``cifar10_test_test_idx``); workers keep ``annotator_id``; labels are
-    ``chosen_label`` (CIFAR-10 class indices); the truth is the CIFAR-10 test label, checked
-    against the file's ``true_label``.
-    """
-    import numpy as np
-
-    archive = record.files[1].fname
-    info = _cifar_raw(inputs, out, archive)
-    test_labels = info["test_labels"]
-    csv_name = record.files[0].members[0]
-    origin = inputs.origin(csv_name)
-    cols = ("annotator_id", "chosen_label", "true_label", "cifar10_test_test_idx",
-            "is_attn_check")
-    frame = _read_csv(inputs.path(csv_name), origin, cols, usecols=lambda c: c in cols)
-    n_rows = len(frame)
-    frame = frame[frame["is_attn_check"] != 1]
-    idx = frame["cifar10_test_test_idx"].to_numpy()
-    n_tasks = len(test_labels)
-    bad = (idx < 0) | (idx >= n_tasks)
-    if bad.any():
-        i = int(frame.index[int(np.argmax(bad))])
-        raise DataError(f"test image index {idx[int(np.argmax(bad))]} outside 0..{n_tasks - 1}",
-                        source=origin, where=f"line {i + 2}", field="cifar10_test_test_idx")
-    chosen = frame["chosen_label"].to_numpy()
-    if ((chosen < 0) | (chosen > 9)).any():
-        i = int(frame.index[int(np.argmax((chosen < 0) | (chosen > 9)))])
-        raise DataError("label outside 0..9", source=origin, where=f"line {i + 2}",
-                        field="chosen_label")
-    wrong = frame["true_label"].to_numpy() != test_labels[idx]
-    if wrong.any():
-        i = int(frame.index[int(np.argmax(wrong))])
-        raise DataError("true_label differs from the CIFAR-10 test label of the image",
-                        source=origin, where=f"line {i + 2}", field="true_label")
-    workers, worker_codes = np.unique(frame["annotator_id"].to_numpy(), return_inverse=True)
-    _, meta = write_answers(
-        out, name=record.name, task=idx, worker=worker_codes, label=chosen, n_tasks=n_tasks,
-        worker_ids=workers, classes=info["classes"], truth=test_labels,
-        task_names=range(n_tasks), worker_names=workers,
-    )
-    meta.update({
-        "kind": "images",
-        "attention_checks_dropped": int(n_rows - len(frame)),
-        "n_test": info["n_train"],
-        "raw": info["raw"],
-        "layout": _layout(**{
-            "truth_cifar10h.npy": "CIFAR-10 test label per task",
-            "raw/cifar-10-batches-py": "CIFAR-10 python batches: task i is row i of "
-            "test_batch; data_batch_1..5 (no crowd answers) serve as the test set",
-        }),
-        "worker_ids": "annotator_id of cifar10h-raw.csv",
-    })
-    return meta
-
-
-# ---------------------------------------------------------------------------------- mnist
-def _idx_header(path: Path, origin: str) -> tuple[int, tuple[int, ...]]:
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(4)
-        if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] != 0x08:
-            raise DataError("not an IDX file of unsigned bytes (bad magic number)", source=origin)
-        ndim = head[3]
-        dims = struct.unpack(f">{ndim}I", f.read(4 * ndim))
-    expected = 4 + 4 * ndim
-    n = 1
-    for d in dims:
-        n *= d
-    if size != expected + n:
-        raise DataError(f"size {size} bytes does not match its header {dims}", source=origin)
-    return ndim, tuple(dims)
-
-
-def prepare_mnist(inputs: Inputs, out: Path, record: DatasetRecord) -> dict[str, Any]:
-    """The four MNIST IDX files -> ``raw/`` (decompressed) + metadata (no answers)."""
-    shapes = {}
-    for name in MNIST_FILES:
-        origin = inputs.origin(name)
-        path = inputs.path(name)
-        ndim, dims = _idx_header(path, origin)
-        if ndim != (3 if "images" in name else 1):
-            raise DataError(f"expected {3 if 'images' in name else 1} dimensions, found {ndim}",
-                            source=origin)
-        shapes[name] = dims
-        inputs.take(path, out / "raw" / name)
-    for split in ("train", "t10k"):
-        n_img = shapes[f"{split}-images-idx3-ubyte"][0]
-        n_lab = shapes[f"{split}-labels-idx1-ubyte"][0]
-        if n_img != n_lab:
-            raise DataError(f"{n_img} images but {n_lab} labels",
-                            source=inputs.origin(f"{split}-labels-idx1-ubyte"))
-    return {
-        "name": record.name, "kind": "images", "n_classes": 10,
-        "classes": list(range(10)), "n_tasks": shapes["train-images-idx3-ubyte"][0],
-        "n_workers": 0, "n_test": shapes["t10k-images-idx3-ubyte"][0],
-        "raw": {"format": "mnist-idx", "folder": "raw", "files": list(MNIST_FILES),
-                "images": {"train": shapes["train-images-idx3-ubyte"][0],
-                           "test": shapes["t10k-images-idx3-ubyte"][0]},
-                "image_shape": list(shapes["train-images-idx3-ubyte"][1:])},
-        "layout": {"raw/*-ubyte": "the MNIST IDX files, decompressed; annotators are "
-                   "simulated"},
-    }
