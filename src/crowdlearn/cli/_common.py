@@ -87,28 +87,36 @@ def load_answers(args: argparse.Namespace, *, positional: str = "data") -> Answe
         return answers(args.truth)  # regression truth: read by crowdlearn.io.real
     columns = _truth_columns(args)
     if columns is None:
-        return _say_detected(args, answers(args.truth))
+        return _say_detected(args, answers(args.truth), positional)
     from ..io.truth import read_truth
 
     task_col, truth_col = columns
     return read_truth(args.truth, answers(None), task_col=task_col, truth_col=truth_col)
 
 
-def _say_detected(args: argparse.Namespace, answers: Any) -> Any:
-    """Answers detected (not declared) as real values: say so on stderr, with the evidence, so
-    that a stray ``2.5`` in a file of class labels is never silently aggregated as ratings."""
-    if (getattr(args, "kind", None) is None and getattr(answers, "kind", None) == "regression"
-            and not getattr(args, "quiet", False)):
-        import sys
-
+def _say_detected(args: argparse.Namespace, answers: Any, positional: str = "data") -> Any:
+    """Answers detected (not declared) as real values: keep a note with the evidence for the
+    regression commands to print (:func:`say_kind_note`), so that a stray ``2.5`` in a file of
+    class labels is never aggregated as ratings without a word."""
+    if getattr(args, "kind", None) is None and getattr(answers, "kind", None) == "regression":
         import numpy as np
 
         frac = answers.value != np.floor(answers.value)
-        print(f"note: {args.data}: answers read as real values (regression): "
-              f"{int(frac.sum())} of {len(frac)} are not whole numbers (e.g. "
-              f"{answers.value[np.argmax(frac)]:g}); --kind classification reads them as "
-              "class labels", file=sys.stderr)
+        args.kind_note = (
+            f"note: {getattr(args, positional, '')}: answers read as real values (regression): "
+            f"{int(frac.sum())} of {len(frac)} are not whole numbers (e.g. "
+            f"{answers.value[np.argmax(frac)]:g}); --kind classification reads them as class "
+            "labels")
     return answers
+
+
+def say_kind_note(args: argparse.Namespace) -> None:
+    """Print the note of :func:`_say_detected` on stderr (not with ``--quiet``)."""
+    note = getattr(args, "kind_note", None)
+    if note and not getattr(args, "quiet", False):
+        import sys
+
+        print(note, file=sys.stderr)
 
 
 def _truth_columns(args: argparse.Namespace) -> tuple[str, str] | None:

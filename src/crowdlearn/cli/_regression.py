@@ -37,8 +37,11 @@ def run_regression(args: argparse.Namespace, answers: Any, out_dir: Path, defaul
     spec = DEFAULT_REGRESSION if args.strategy == default else args.strategy
     specs = available_regression() if spec.strip().lower() == "all" else [spec]
     rows = []
-    for s in specs:
-        est = make_regression_strategy(s, **extra)
+    ests = [(s, make_regression_strategy(s, **extra)) for s in specs]  # refusals first
+    from ._common import say_kind_note
+
+    say_kind_note(args)  # answers detected as real values: say so before the work
+    for s, est in ests:
         est.fit(answers)
         paths = write_regression_results(est, out_dir, strategy=s if s != spec or
                                          args.strategy != default else est.name)
@@ -188,6 +191,9 @@ def fit_regression(args: argparse.Namespace, answers: Any, out: Path, start: flo
                          lr=args.lr, weight_decay=args.weight_decay,
                          val_fraction=args.val_fraction, seed=args.seed,
                          device=device if device in ("auto", "cpu", "cuda") else "auto")
+    from ._common import say_kind_note
+
+    say_kind_note(args)
     reg.fit(feats.X, answers)
     pred = reg.predict(feats.X)
     res = reg.result_
