@@ -74,6 +74,20 @@ def collect(engine: Any, fitted: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return all_ids[order], np.ascontiguousarray(p[order]), lab[order]
 
 
+def collect_task_attrs(engine: Any, fitted: Any) -> dict[str, np.ndarray]:
+    """The per-task attributes of ``fitted`` (e.g. GLAD's ``betas_``), in the in-memory task
+    order (that of :func:`collect`)."""
+    if not fitted.task_attrs:
+        return {}
+    client = engine.client
+    ids = client.gather(client.map(_task_ids, engine.parts, pure=False))
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    key = all_ids.astype(str) if all_ids.dtype.kind == "O" else all_ids
+    order = np.argsort(key, kind="stable")
+    return {name: np.concatenate(client.gather(futs))[order] if futs else np.zeros(0)
+            for name, futs in fitted.task_attrs.items()}
+
+
 def _task_ids(part: Any) -> np.ndarray:
     return part.answers.task_ids
 
