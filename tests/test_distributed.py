@@ -115,12 +115,18 @@ def test_spectral_start_and_per_task_glad_priors_are_refused(client, crowd_folde
         aggregate(str(folder), "mace", client=client)
 
 
-def test_glad_newton_steps_and_priors_equal_memory(client):
+@pytest.mark.parametrize("model,seed,params", [
+    # Fisher fallback 4 times in 10 Newton steps, per-worker prior means, 3 Newton steps
+    ("one-coin", 11, {"m_step_max_iter": 3, "betas_priors_mean": 0.5,
+                      "alphas_priors_mean": np.linspace(0.5, 2.0, 15)}),
+    # line-search halvings (more trial points than Newton directions)
+    ("hammer-spammer", 7, {"alphas_priors_mean": -1.0}),
+])
+def test_glad_newton_steps_and_priors_equal_memory(client, model, seed, params):
     """GLAD's M-step (Newton with the Schur complement by CG, Fisher fallback, line search)
-    as map-reduce rounds: 4 classes, worker prior means, few Newton steps, capped EM."""
-    a = simulate(300, 4, n_workers=15, model="one-coin", answers_per_task=5, seed=11).answers
-    params = {"n_iter": 4, "tol": -1.0, "m_step_max_iter": 3, "betas_priors_mean": 0.5,
-              "alphas_priors_mean": np.linspace(0.5, 2.0, 15)}
+    as map-reduce rounds: 4 classes, capped EM."""
+    a = simulate(300, 4, n_workers=15, model=model, answers_per_task=5, seed=seed).answers
+    params = {"n_iter": 4, "tol": -1.0, **params}
     ref = make_strategy("glad", **params).fit(a)
     est = aggregate(a, "glad", client=client, partitions=3, **params)
     assert est.n_iter_ == ref.n_iter_ == 4 and est.converged_ == ref.converged_
