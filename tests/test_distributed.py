@@ -205,6 +205,10 @@ def test_cli_engine_dask_glad_on_worker_processes(tmp_path):
     lab_m = pd.read_csv(next((tmp_path / "mem").glob("labels_*.csv")))
     lab_d = pd.read_csv(next((tmp_path / "dask").glob("labels_*.csv")))
     pd.testing.assert_frame_equal(lab_m, lab_d, atol=1e-8)
+    w_m = np.load(next((tmp_path / "mem").glob("workers_*.npz")), allow_pickle=True)
+    w_d = np.load(next((tmp_path / "dask").glob("workers_*.npz")), allow_pickle=True)
+    for key in ("skills", "difficulties", "priors"):
+        np.testing.assert_allclose(w_d[key], w_m[key], rtol=0, atol=1e-8)
 
 
 def test_dask_dataframe_input(client, crowd_folder):

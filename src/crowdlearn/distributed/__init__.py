@@ -9,13 +9,13 @@ strategy whose E-step is local to a partition and whose M-step needs only worker
 spilling to disk) and closes it afterwards; with ``scheduler="tcp://host:8786"`` (or
 ``client=``) the same call runs on an existing cluster.
 
-Strategies: ``mv``, ``naivesoft``, ``wawa``, ``ds`` (majority-vote start), ``onecoin`` and the
-default ``pooled-ds``. After the same iterations their posteriors equal the in-memory ones to
-rounding (sums of partition counts instead of one sparse product), hard labels break exact
-ties with the in-memory draw. Not distributed: ``init="spectral"`` (its third-order moments
-and tensor power method are written for one array) and GLAD (its M-step is a joint Newton
-solve over worker abilities and task difficulties); both raise a one-line error. Gold labels
-and truth are not supported on this path.
+Strategies: ``mv``, ``naivesoft``, ``wawa``, ``ds`` (majority-vote start), ``onecoin``, the
+default ``pooled-ds`` and ``glad`` (its Newton M-step as map-reduce rounds, see
+:mod:`._glad`; ``betas_priors_mean`` one number). After the same iterations their posteriors
+equal the in-memory ones to rounding (sums of partition counts instead of one sparse product),
+hard labels break exact ties with the in-memory draw. Not distributed: ``init="spectral"``
+(its third-order moments and tensor power method are written for one array): a one-line
+error. Gold labels and truth are not supported on this path.
 
 Example::
 

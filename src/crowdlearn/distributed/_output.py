@@ -52,7 +52,7 @@ def make_estimator(name: str, params: dict[str, Any], attrs: dict[str, Any], ind
     if probas is not None:
         est.probas_, est.labels_ = probas, labels
         est._arrays = {"labels": np.asarray(labels), "probas": probas}
-    for attr in ("confusions_", "skills_", "priors_"):
+    for attr in ("confusions_", "skills_", "priors_", "difficulties_"):
         value = attrs.get(attr)
         if value is not None:
             est._arrays[attr.rstrip("_")] = np.asarray(value, dtype=np.float64)
