@@ -221,3 +221,15 @@ def test_dask_dataframe_input(client, crowd_folder):
     est = aggregate(ddf, "pooled-ds", client=client)
     np.testing.assert_allclose(est.probas_, ref.probas_, atol=1e-8)
     np.testing.assert_array_equal(est.answers_.task_ids, answers.task_ids)
+
+
+def test_glad_state_rebuilt_after_a_lost_worker_is_detected():
+    from crowdlearn.distributed._data import Partition
+    from crowdlearn.distributed._glad import GladState, _step
+
+    a = simulate(50, 3, n_workers=5, model="one-coin", answers_per_task=3, seed=1).answers
+
+    st = GladState(Partition(a), np.ones(5), 1.0)
+    assert _step(st, 0, lambda s: s.rounds) == 1
+    with pytest.raises(CrowdlearnError, match="lost"):
+        _step(GladState(Partition(a), np.ones(5), 1.0), 3, lambda s: 0)

@@ -47,6 +47,7 @@ class GladState:
                                 np.concatenate([mu_a, self.mu_b]))
         self.b = np.ones(self.nt)  # crowd-kit's start
         self.trial_b: np.ndarray | None = None
+        self.rounds = 0
         self.p_right = np.zeros(len(self.task))
         self.probas = np.zeros((self.k, self.nt))
 
@@ -184,12 +185,25 @@ def b_of(st: GladState) -> np.ndarray:
     return st.b.copy()
 
 
+def _step(st: GladState, n: int | None, fn: Any, *args: Any) -> Any:
+    """``fn(st, *args)`` after checking that ``st`` has seen the ``n`` rounds before (a state
+    rebuilt after the loss of a Dask worker has not: the fit stops instead of going wrong)."""
+    if n is not None:
+        if st.rounds != n:
+            raise CrowdlearnError("--engine dask: a Dask worker holding GLAD's state was lost "
+                                  f"(round {st.rounds} of {n}); run the fit again")
+        st.rounds += 1
+    return fn(st, *args)
+
+
 class _Rounds:
     """The partitions' states on the cluster and one map-reduce round at a time.
 
     Each state stays on the Dask worker that built it (every round is pinned there) and the
     steps update it in place, so a round is one task per partition returning only its small
     statistics (one map instead of a map that copies the state plus a map that reads it).
+    Each state counts its rounds, so one rebuilt from scratch after the loss of a worker is
+    detected (the fit raises) rather than silently restarted.
     """
 
     def __init__(self, engine: Any, states: list[Any]) -> None:
@@ -199,15 +213,18 @@ class _Rounds:
         wait(states)
         who = self.client.who_has(states)
         self.where = [[who[f.key][0]] for f in states]
+        self.n = 0  # rounds run: every state must have seen all of them
 
-    def futures(self, fn: Any, *args: Any) -> list[Any]:
+    def futures(self, fn: Any, *args: Any, count: bool = False) -> list[Any]:
         shared = [self.engine.broadcast(a) for a in args]
-        return [self.client.submit(fn, st, *shared, workers=w, allow_other_workers=False,
-                                   pure=False) for st, w in zip(self.states, self.where,
-                                                                      strict=True)]
+        n = self.n if count else None
+        self.n += bool(count)
+        return [self.client.submit(_step, st, n, fn, *shared, workers=w,
+                                   allow_other_workers=False, pure=False)
+                for st, w in zip(self.states, self.where, strict=True)]
 
     def run(self, fn: Any, *args: Any) -> list[Any]:
-        return self.client.gather(self.futures(fn, *args))
+        return self.client.gather(self.futures(fn, *args, count=True))
 
     def sum(self, fn: Any, *args: Any) -> tuple:
         outs = self.run(fn, *args)
