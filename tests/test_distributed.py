@@ -19,7 +19,7 @@ from crowdlearn.errors import CrowdlearnError  # noqa: E402
 from crowdlearn.simulate import simulate  # noqa: E402
 
 STRATEGIES = ["mv", "naivesoft", "wawa", "ds", "ds[alpha=0.5]", "onecoin", "default",
-              "pooled-ds[strength=2]", "mv[tie_break=first]"]
+              "pooled-ds[strength=2]", "mv[tie_break=first]", "glad"]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,8 @@ def test_dask_equals_memory_after_same_iterations(client, crowd_folder, spec):
     np.testing.assert_array_equal(est.answers_.classes, answers.classes)
     np.testing.assert_allclose(est.probas_, ref.probas_, rtol=0, atol=1e-8)
     np.testing.assert_array_equal(est.labels_, ref.labels_)
-    for attr in ("confusions_", "skills_", "priors_", "pooled_confusion_"):
+    for attr in ("confusions_", "skills_", "priors_", "pooled_confusion_", "alphas_", "betas_",
+                 "difficulties_"):
         if getattr(ref, attr, None) is not None:
             np.testing.assert_allclose(getattr(est, attr), getattr(ref, attr), atol=1e-8)
     if ref.log_likelihood_ is not None:
@@ -104,12 +105,36 @@ def test_parquet_output_is_partitioned_and_round_trips_ids(client, crowd_folder,
     assert summary["n_tasks"] == answers.n_tasks and summary["engine"] == "dask"
 
 
-def test_glad_and_spectral_start_are_refused(client, crowd_folder):
+def test_spectral_start_and_per_task_glad_priors_are_refused(client, crowd_folder):
     folder, _ = crowd_folder
-    with pytest.raises(CrowdlearnError, match="no Dask engine.*Newton"):
-        aggregate(str(folder), "glad", client=client)
     with pytest.raises(CrowdlearnError, match="spectral"):
         aggregate(str(folder), "ds[init=spectral]", client=client)
+    with pytest.raises(CrowdlearnError, match="betas_priors_mean must be one number"):
+        aggregate(str(folder), "glad", client=client, betas_priors_mean=[1.0] * 600)
+    with pytest.raises(CrowdlearnError, match="no Dask engine; available: .*glad"):
+        aggregate(str(folder), "mace", client=client)
+
+
+@pytest.mark.parametrize("model,seed,params", [
+    # Fisher fallback 4 times in 10 Newton steps, per-worker prior means, 3 Newton steps
+    ("one-coin", 11, {"m_step_max_iter": 3, "betas_priors_mean": 0.5,
+                      "alphas_priors_mean": np.linspace(0.5, 2.0, 15)}),
+    # line-search halvings (more trial points than Newton directions)
+    ("hammer-spammer", 7, {"alphas_priors_mean": -1.0}),
+])
+def test_glad_newton_steps_and_priors_equal_memory(client, model, seed, params):
+    """GLAD's M-step (Newton with the Schur complement by CG, Fisher fallback, line search)
+    as map-reduce rounds: 4 classes, capped EM."""
+    a = simulate(300, 4, n_workers=15, model=model, answers_per_task=5, seed=seed).answers
+    params = {"n_iter": 4, "tol": -1.0, **params}
+    ref = make_strategy("glad", **params).fit(a)
+    est = aggregate(a, "glad", client=client, partitions=3, **params)
+    assert est.n_iter_ == ref.n_iter_ == 4 and est.converged_ == ref.converged_
+    np.testing.assert_allclose(est.probas_, ref.probas_, rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(est.labels_, ref.labels_)
+    for attr in ("skills_", "betas_", "difficulties_"):
+        np.testing.assert_allclose(getattr(est, attr), getattr(ref, attr), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(est.loss_history_, ref.loss_history_, rtol=0, atol=1e-10)
 
 
 def test_bad_column_names_the_file(client, tmp_path):
@@ -162,6 +187,30 @@ def test_cli_engine_dask_writes_the_in_memory_files(tmp_path):
                                np.load(tmp_path / "mem" / "probas_answers_ds.npy"), atol=1e-8)
 
 
+def test_cli_engine_dask_glad_on_worker_processes(tmp_path):
+    sim = tmp_path / "sim"
+    main(["simulate", "-o", str(sim), "--n-tasks", "300", "--n-classes", "3", "--n-workers",
+          "10", "--format", "parquet", "--partitions", "2", "--seed", "3", "--quiet"])
+    frame = pd.concat([pd.read_parquet(f) for f in sorted(sim.glob("part-*.parquet"))])
+    frame.to_csv(tmp_path / "answers.csv", index=False)
+    spec = "glad[n_iter=1,m_step_max_iter=2]"  # states updated in place on 2 worker processes
+    assert main(["aggregate", str(tmp_path / "answers.csv"), "-s", spec, "-o",
+                 str(tmp_path / "mem"), "--quiet"]) == 0
+    assert main(["aggregate", str(sim), "--engine", "dask", "--workers", "2", "-s", spec,
+                 "-o", str(tmp_path / "dask"), "--quiet"]) == 0
+    mem = sorted((tmp_path / "mem").glob("probas_*.npy"))
+    dask = sorted((tmp_path / "dask").glob("probas_*.npy"))
+    assert len(mem) == len(dask) == 1
+    np.testing.assert_allclose(np.load(dask[0]), np.load(mem[0]), rtol=0, atol=1e-8)
+    lab_m = pd.read_csv(next((tmp_path / "mem").glob("labels_*.csv")))
+    lab_d = pd.read_csv(next((tmp_path / "dask").glob("labels_*.csv")))
+    pd.testing.assert_frame_equal(lab_m, lab_d, atol=1e-8)
+    w_m = np.load(next((tmp_path / "mem").glob("workers_*.npz")), allow_pickle=True)
+    w_d = np.load(next((tmp_path / "dask").glob("workers_*.npz")), allow_pickle=True)
+    for key in ("skills", "difficulties", "priors"):
+        np.testing.assert_allclose(w_d[key], w_m[key], rtol=0, atol=1e-8)
+
+
 def test_dask_dataframe_input(client, crowd_folder):
     import dask.dataframe as dd
 
@@ -172,3 +221,15 @@ def test_dask_dataframe_input(client, crowd_folder):
     est = aggregate(ddf, "pooled-ds", client=client)
     np.testing.assert_allclose(est.probas_, ref.probas_, atol=1e-8)
     np.testing.assert_array_equal(est.answers_.task_ids, answers.task_ids)
+
+
+def test_glad_state_rebuilt_after_a_lost_worker_is_detected():
+    from crowdlearn.distributed._data import Partition
+    from crowdlearn.distributed._glad import GladState, _step
+
+    a = simulate(50, 3, n_workers=5, model="one-coin", answers_per_task=3, seed=1).answers
+
+    st = GladState(Partition(a), np.ones(5), 1.0)
+    assert _step(st, 0, lambda s: s.rounds) == 1
+    with pytest.raises(CrowdlearnError, match="lost"):
+        _step(GladState(Partition(a), np.ones(5), 1.0), 3, lambda s: 0)

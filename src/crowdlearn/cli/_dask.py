@@ -12,7 +12,7 @@ def add_dask_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--engine", choices=("memory", "dask"), default="memory",
                    help="memory (default): read everything, fit in this process; dask: the "
                    "answers partitioned by task on a Dask cluster, EM from per-partition sums "
-                   "(mv, naivesoft, wawa, ds, onecoin, pooled-ds); DATA may be a folder of "
+                   "(mv, naivesoft, wawa, ds, onecoin, pooled-ds, glad); DATA may be a folder of "
                    "Parquet files or an fsspec URL (s3://..., gs://...)")
     who = g.add_mutually_exclusive_group()
     who.add_argument("--scheduler", default=None, metavar="ADDRESS",

@@ -9,13 +9,13 @@ strategy whose E-step is local to a partition and whose M-step needs only worker
 spilling to disk) and closes it afterwards; with ``scheduler="tcp://host:8786"`` (or
 ``client=``) the same call runs on an existing cluster.
 
-Strategies: ``mv``, ``naivesoft``, ``wawa``, ``ds`` (majority-vote start), ``onecoin`` and the
-default ``pooled-ds``. After the same iterations their posteriors equal the in-memory ones to
-rounding (sums of partition counts instead of one sparse product), hard labels break exact
-ties with the in-memory draw. Not distributed: ``init="spectral"`` (its third-order moments
-and tensor power method are written for one array) and GLAD (its M-step is a joint Newton
-solve over worker abilities and task difficulties); both raise a one-line error. Gold labels
-and truth are not supported on this path.
+Strategies: ``mv``, ``naivesoft``, ``wawa``, ``ds`` (majority-vote start), ``onecoin``, the
+default ``pooled-ds`` and ``glad`` (its Newton M-step as map-reduce rounds, see
+:mod:`._glad`; ``betas_priors_mean`` one number). After the same iterations their posteriors
+equal the in-memory ones to rounding (sums of partition counts instead of one sparse product),
+hard labels break exact ties with the in-memory draw. Not distributed: ``init="spectral"``
+(its third-order moments and tensor power method are written for one array): a one-line
+error. Gold labels and truth are not supported on this path.
 
 Example::
 
@@ -40,7 +40,7 @@ from ..errors import CrowdlearnError
 __all__ = ["SUPPORTED", "aggregate", "dask_client"]
 
 #: strategies with a distributed driver (canonical names)
-SUPPORTED = ("mv", "naivesoft", "wawa", "ds", "onecoin", "pooled-ds")
+SUPPORTED = ("mv", "naivesoft", "wawa", "ds", "onecoin", "pooled-ds", "glad")
 
 
 def _require_dask() -> None:
@@ -182,9 +182,7 @@ def aggregate(
     cls = get_strategy_class(spec_name)
     if cls.name not in SUPPORTED:
         raise CrowdlearnError(
-            f"strategy {cls.name!r} has no Dask engine; available: {', '.join(SUPPORTED)}"
-            + (" (GLAD's M-step is a joint Newton solve over workers and tasks)"
-               if cls.name == "glad" else ""))
+            f"strategy {cls.name!r} has no Dask engine; available: {', '.join(SUPPORTED)}")
     given = params
     params = {**bracket, **params}
     check_params(cls.__name__, specs_of(cls), {**cls().get_params(), **params})
@@ -215,6 +213,12 @@ def aggregate(
     task_ids = probas = labels = None
     if collect:
         task_ids, probas, labels = _output.collect(eng, fitted)
+        per_task = _output.collect_task_attrs(eng, fitted)
+        if "betas_" in per_task:  # GLAD: b = log beta per task
+            import numpy as np
+
+            fitted.attrs.update(betas_=per_task["betas_"],
+                                difficulties_=np.exp(per_task["betas_"]))
     index = _output.IndexOnly(loaded.name, task_ids if task_ids is not None else
                               _empty_ids(), loaded.vocab.worker_ids, loaded.vocab.classes,
                               loaded.vocab.n_answers)

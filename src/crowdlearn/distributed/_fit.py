@@ -31,6 +31,8 @@ class Fitted:
     probas: list[Any]
     labels: list[Any]
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: per-task attributes (name -> per-partition futures), gathered in task order by collect
+    task_attrs: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class Engine:
@@ -230,3 +232,7 @@ def fit_votes(engine: Engine, name: str, params: dict[str, Any]) -> Fitted:
 #: canonical strategy name -> client-side driver
 DRIVERS = {"mv": fit_votes, "naivesoft": fit_votes, "wawa": fit_votes,
            "ds": fit_ds_family, "onecoin": fit_ds_family, "pooled-ds": fit_ds_family}
+
+from ._glad import fit_glad  # noqa: E402  (it imports Fitted from here)
+
+DRIVERS["glad"] = fit_glad

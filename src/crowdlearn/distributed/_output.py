@@ -52,7 +52,7 @@ def make_estimator(name: str, params: dict[str, Any], attrs: dict[str, Any], ind
     if probas is not None:
         est.probas_, est.labels_ = probas, labels
         est._arrays = {"labels": np.asarray(labels), "probas": probas}
-    for attr in ("confusions_", "skills_", "priors_"):
+    for attr in ("confusions_", "skills_", "priors_", "difficulties_"):
         value = attrs.get(attr)
         if value is not None:
             est._arrays[attr.rstrip("_")] = np.asarray(value, dtype=np.float64)
@@ -72,6 +72,20 @@ def collect(engine: Any, fitted: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
     p = np.concatenate(probas) if probas else np.zeros((0, k))
     lab = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, dtype=np.int64)
     return all_ids[order], np.ascontiguousarray(p[order]), lab[order]
+
+
+def collect_task_attrs(engine: Any, fitted: Any) -> dict[str, np.ndarray]:
+    """The per-task attributes of ``fitted`` (e.g. GLAD's ``betas_``), in the in-memory task
+    order (that of :func:`collect`)."""
+    if not fitted.task_attrs:
+        return {}
+    client = engine.client
+    ids = client.gather(client.map(_task_ids, engine.parts, pure=False))
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    key = all_ids.astype(str) if all_ids.dtype.kind == "O" else all_ids
+    order = np.argsort(key, kind="stable")
+    return {name: np.concatenate(client.gather(futs))[order] if futs else np.zeros(0)
+            for name, futs in fitted.task_attrs.items()}
 
 
 def _task_ids(part: Any) -> np.ndarray:
