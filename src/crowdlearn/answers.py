@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ._answers_base import _check_index, _IndexedAnswers, _readonly
 from ._answers_order import _as_indices, _canonical, _place, _same_values, _shown_id
 from .errors import DataError
 from .labels import INDEX_DTYPE, Locator, as_column, encode_ids, encode_labels, lookup_ids
@@ -40,12 +41,7 @@ MISSING = -1
 """Marker of a missing answer in dense matrices and of unknown truth."""
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
-
-
-class Answers:
+class Answers(_IndexedAnswers):
     """Crowd answers: who answered what to which task.
 
     Build one with a reader (:func:`crowdlearn.io.read`), :meth:`from_arrays` (raw ids and labels
@@ -111,12 +107,7 @@ class Answers:
         classes = np.arange(n_classes) if classes is None else np.asarray(classes)
         for arr, ids, what in ((task, task_ids, "task"), (worker, worker_ids, "worker"),
                                (label, classes, "label")):
-            if len(arr) and (arr.min() < 0 or arr.max() >= len(ids)):
-                bad = int(np.argmax((arr < 0) | (arr >= len(ids))))
-                raise DataError(
-                    f"index {int(arr[bad])} outside 0..{len(ids) - 1}", source=source,
-                    where=_place(locate, bad), field=what,
-                )
+            _check_index(arr, ids, what, source, locate)
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
         if not _sorted:
@@ -300,27 +291,9 @@ class Answers:
 
     # ------------------------------------------------------------------ sizes
     @property
-    def n_tasks(self) -> int:
-        """Number of tasks (items), including tasks without answers."""
-        return len(self.task_ids)
-
-    @property
-    def n_workers(self) -> int:
-        """Number of workers (annotators)."""
-        return len(self.worker_ids)
-
-    @property
     def n_classes(self) -> int:
         """Number of classes."""
         return len(self.classes)
-
-    @property
-    def n_answers(self) -> int:
-        """Number of answers."""
-        return len(self.task)
-
-    def __len__(self) -> int:
-        return len(self.task)
 
     @property
     def has_truth(self) -> bool:
@@ -335,22 +308,6 @@ class Answers:
         return self.truth >= 0
 
     # ------------------------------------------------------------------ views
-    @cached_property
-    def task_indptr(self) -> np.ndarray:
-        """Offsets such that the answers of task ``t`` are ``task_indptr[t]:task_indptr[t+1]``."""
-        counts = np.bincount(self.task, minlength=self.n_tasks)
-        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return _readonly(indptr)
-
-    def answers_per_task(self) -> np.ndarray:
-        """Number of answers of each task."""
-        return np.diff(self.task_indptr)
-
-    def answers_per_worker(self) -> np.ndarray:
-        """Number of answers of each worker."""
-        return np.bincount(self.worker, minlength=self.n_workers)
-
     def vote_counts(self) -> sp.csr_matrix:
         """Sparse (tasks x classes) matrix of vote counts (float64)."""
         return self._vote_counts.copy()

@@ -9,12 +9,13 @@ index, and a real-valued ``truth`` per task (NaN where unknown). Its ``kind`` is
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .answers import DUPLICATE_POLICIES, DuplicatePolicy, _canonical, _place, _shown_id
+from ._answers_base import _check_index, _IndexedAnswers, _readonly
+from ._answers_order import _as_indices, _canonical, _shown_id
+from .answers import DUPLICATE_POLICIES, DuplicatePolicy
 from .errors import DataError
 from .kinds import encode_values
 from .labels import INDEX_DTYPE, Locator, encode_ids, lookup_ids
@@ -25,12 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["RealAnswers"]
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
-
-
-class RealAnswers:
+class RealAnswers(_IndexedAnswers):
     """Real-valued crowd answers: which worker gave which number to which task.
 
     Attributes
@@ -85,10 +81,7 @@ class RealAnswers:
         task_ids = np.arange(n_tasks) if task_ids is None else np.asarray(task_ids)
         worker_ids = np.arange(n_workers) if worker_ids is None else np.asarray(worker_ids)
         for arr, ids, what in ((task, task_ids, "task"), (worker, worker_ids, "worker")):
-            if len(arr) and (arr.min() < 0 or arr.max() >= len(ids)):
-                bad = int(np.argmax((arr < 0) | (arr >= len(ids))))
-                raise DataError(f"index {int(arr[bad])} outside 0..{len(ids) - 1}",
-                                source=source, where=_place(locate, bad), field=what)
+            _check_index(arr, ids, what, source, locate)
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
         if not _sorted:
@@ -201,24 +194,6 @@ class RealAnswers:
 
     # ------------------------------------------------------------------ sizes
     @property
-    def n_tasks(self) -> int:
-        """Number of tasks, including tasks without answers."""
-        return len(self.task_ids)
-
-    @property
-    def n_workers(self) -> int:
-        """Number of workers."""
-        return len(self.worker_ids)
-
-    @property
-    def n_answers(self) -> int:
-        """Number of answers."""
-        return len(self.task)
-
-    def __len__(self) -> int:
-        return len(self.task)
-
-    @property
     def has_truth(self) -> bool:
         """Whether any task has a known true value."""
         return self.truth is not None and bool(np.isfinite(self.truth).any())
@@ -231,21 +206,6 @@ class RealAnswers:
         return np.isfinite(self.truth)
 
     # ------------------------------------------------------------------ views
-    @cached_property
-    def task_indptr(self) -> np.ndarray:
-        """Offsets: the answers of task ``t`` are ``task_indptr[t]:task_indptr[t+1]``."""
-        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.task, minlength=self.n_tasks), out=indptr[1:])
-        return _readonly(indptr)
-
-    def answers_per_task(self) -> np.ndarray:
-        """Number of answers of each task."""
-        return np.diff(self.task_indptr)
-
-    def answers_per_worker(self) -> np.ndarray:
-        """Number of answers of each worker."""
-        return np.bincount(self.worker, minlength=self.n_workers)
-
     def task_means(self) -> np.ndarray:
         """Mean answer of each task (NaN for a task without answers)."""
         n = self.answers_per_task()
@@ -278,8 +238,6 @@ class RealAnswers:
 
     def select_tasks(self, tasks: Any) -> RealAnswers:
         """The answers of some tasks (indices or a boolean mask), tasks renumbered in order."""
-        from .answers import _as_indices
-
         idx = np.unique(_as_indices(tasks, self.n_tasks, "task"))
         new = np.full(self.n_tasks, -1, dtype=np.int64)
         new[idx] = np.arange(len(idx))

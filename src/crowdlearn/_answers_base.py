@@ -1,0 +1,77 @@
+"""Parts shared by the answer containers (:class:`~crowdlearn.answers.Answers`,
+:class:`~crowdlearn.real.RealAnswers` and the distributed ``IndexOnly``): sizes from the id
+tables, the per-task offsets of (task, worker)-sorted answers, and the index range check."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from ._answers_order import _place
+from .errors import DataError
+from .labels import Locator
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+def _check_index(arr: np.ndarray, ids: np.ndarray, what: str, source: str | None,
+                 locate: Locator | None) -> None:
+    """Raise a :class:`DataError` naming the first index of ``arr`` outside ``ids``."""
+    if len(arr) and (arr.min() < 0 or arr.max() >= len(ids)):
+        bad = int(np.argmax((arr < 0) | (arr >= len(ids))))
+        raise DataError(f"index {int(arr[bad])} outside 0..{len(ids) - 1}", source=source,
+                        where=_place(locate, bad), field=what)
+
+
+class _IdSizes:
+    """``n_tasks`` and ``n_workers`` of an object with ``task_ids`` and ``worker_ids``."""
+
+    __slots__ = ()
+    task_ids: np.ndarray
+    worker_ids: np.ndarray
+
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks (items), including tasks without answers."""
+        return len(self.task_ids)
+
+    @property
+    def n_workers(self) -> int:
+        """Number of workers (annotators)."""
+        return len(self.worker_ids)
+
+
+class _IndexedAnswers(_IdSizes):
+    """Sizes and per-task / per-worker views of answers stored sorted by (task, worker)."""
+
+    __slots__ = ()
+    task: np.ndarray
+    worker: np.ndarray
+
+    @property
+    def n_answers(self) -> int:
+        """Number of answers."""
+        return len(self.task)
+
+    def __len__(self) -> int:
+        return len(self.task)
+
+    @cached_property
+    def task_indptr(self) -> np.ndarray:
+        """Offsets such that the answers of task ``t`` are ``task_indptr[t]:task_indptr[t+1]``."""
+        counts = np.bincount(self.task, minlength=self.n_tasks)
+        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return _readonly(indptr)
+
+    def answers_per_task(self) -> np.ndarray:
+        """Number of answers of each task."""
+        return np.diff(self.task_indptr)
+
+    def answers_per_worker(self) -> np.ndarray:
+        """Number of answers of each worker."""
+        return np.bincount(self.worker, minlength=self.n_workers)
