@@ -5,12 +5,18 @@ tables, the per-task offsets of (task, worker)-sorted answers, and the index ran
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from ._answers_order import _place
 from .errors import DataError
 from .labels import Locator
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_A = TypeVar("_A")
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -75,3 +81,26 @@ class _IndexedAnswers(_IdSizes):
     def answers_per_worker(self) -> np.ndarray:
         """Number of answers of each worker."""
         return np.bincount(self.worker, minlength=self.n_workers)
+
+
+def _frame_columns(frame: pd.DataFrame, task: str | None, worker: str, answer: str,
+                   source: str) -> tuple[str, str, str]:
+    """The (task, worker, answer) column names of ``frame``: ``task`` defaults to ``task``, or
+    ``item`` when there is no ``task`` column; a missing column is a :class:`DataError`."""
+    task = task or ("task" if "task" in frame.columns or "item" not in frame.columns else "item")
+    missing = [c for c in (task, worker, answer) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing column(s) {', '.join(missing)} "
+            f"(columns are {', '.join(map(str, frame.columns))})",
+            source=source,
+        )
+    return task, worker, answer
+
+
+def _with_truth_mapping(answers: _A, truth: Any) -> _A:
+    """``answers`` with truth given as ``{task_id: value}`` or a Series indexed by task id."""
+    import pandas as pd
+
+    series = truth if isinstance(truth, pd.Series) else pd.Series(truth)
+    return answers.with_truth_table(series.index.to_numpy(), series.to_numpy())

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._answers_base import _check_index, _IndexedAnswers, _readonly
+from ._answers_base import (
+    _check_index,
+    _frame_columns,
+    _IndexedAnswers,
+    _readonly,
+    _with_truth_mapping,
+)
 from ._answers_order import _as_indices, _canonical, _place, _same_values, _shown_id
 from .errors import DataError
 from .labels import INDEX_DTYPE, Locator, as_column, encode_ids, encode_labels, lookup_ids
@@ -188,10 +194,7 @@ class Answers(_IndexedAnswers):
             name=name, duplicates=duplicates, source=source, locate=locate,
         )
         if truth is not None:
-            import pandas as pd
-
-            series = truth if isinstance(truth, pd.Series) else pd.Series(truth)
-            answers = answers.with_truth_table(series.index.to_numpy(), series.to_numpy())
+            answers = _with_truth_mapping(answers, truth)
         return answers
 
     @classmethod
@@ -212,15 +215,7 @@ class Answers(_IndexedAnswers):
         """
         from .labels import row_locator
 
-        task = task or ("task" if "task" in frame.columns or "item" not in frame.columns
-                        else "item")
-        missing = [c for c in (task, worker, label) if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"missing column(s) {', '.join(missing)} "
-                f"(columns are {', '.join(map(str, frame.columns))})",
-                source=source,
-            )
+        task, worker, label = _frame_columns(frame, task, worker, label, source)
         for c in (task, worker, label):
             n = list(frame.columns).count(c)
             if n > 1:

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._answers_base import _check_index, _IndexedAnswers, _readonly
+from ._answers_base import (
+    _check_index,
+    _frame_columns,
+    _IndexedAnswers,
+    _readonly,
+    _with_truth_mapping,
+)
 from ._answers_order import _as_indices, _canonical, _shown_id
 from .answers import DUPLICATE_POLICIES, DuplicatePolicy
 from .errors import DataError
@@ -133,10 +139,7 @@ class RealAnswers(_IndexedAnswers):
         out = cls(t_codes, w_codes, values, task_ids=t_ids, worker_ids=w_ids, name=name,
                   duplicates=duplicates, source=source, locate=locate)
         if truth is not None:
-            import pandas as pd
-
-            series = truth if isinstance(truth, pd.Series) else pd.Series(truth)
-            out = out.with_truth_table(series.index.to_numpy(), series.to_numpy())
+            out = _with_truth_mapping(out, truth)
         return out
 
     @classmethod
@@ -153,14 +156,9 @@ class RealAnswers(_IndexedAnswers):
         """Build from a table with task (or item), worker and value (or label) columns."""
         from .labels import row_locator
 
-        task = task or ("task" if "task" in frame.columns or "item" not in frame.columns
-                        else "item")
         value = value or ("value" if "value" in frame.columns or "label" not in frame.columns
                           else "label")
-        missing = [c for c in (task, worker, value) if c not in frame.columns]
-        if missing:
-            raise DataError(f"missing column(s) {', '.join(missing)} (columns are "
-                            f"{', '.join(map(str, frame.columns))})", source=source)
+        task, worker, value = _frame_columns(frame, task, worker, value, source)
         kwargs.setdefault("locate", row_locator())
         return cls.from_arrays(frame[task].to_numpy(), frame[worker].to_numpy(),
                                frame[value].to_numpy(), source=source,
