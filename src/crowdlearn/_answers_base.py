@@ -104,3 +104,22 @@ def _with_truth_mapping(answers: _A, truth: Any) -> _A:
 
     series = truth if isinstance(truth, pd.Series) else pd.Series(truth)
     return answers.with_truth_table(series.index.to_numpy(), series.to_numpy())
+
+
+def _count_dist(x: np.ndarray) -> dict[str, float]:
+    if len(x) == 0:
+        return {"min": 0, "median": 0.0, "mean": 0.0, "max": 0}
+    return {"min": int(x.min()), "median": float(np.median(x)), "mean": float(x.mean()),
+            "max": int(x.max())}
+
+
+def _count_summary(per_task: np.ndarray, per_worker: np.ndarray,
+                   truth_mask: np.ndarray) -> dict[str, Any]:
+    """The answer-count part of ``summary()``: distributions per task and per worker, tasks
+    without answers and tasks with known truth."""
+    return {
+        "answers_per_task": _count_dist(per_task),
+        "answers_per_worker": _count_dist(per_worker),
+        "tasks_without_answers": int((per_task == 0).sum()),
+        "n_tasks_with_truth": int(truth_mask.sum()),
+    }

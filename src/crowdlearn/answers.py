@@ -28,6 +28,7 @@ import numpy as np
 
 from ._answers_base import (
     _check_index,
+    _count_summary,
     _frame_columns,
     _IndexedAnswers,
     _readonly,
@@ -469,17 +470,6 @@ class Answers(_IndexedAnswers):
 
     def summary(self) -> dict[str, Any]:
         """Sizes and answer-count distributions (what ``crowdlearn info`` prints)."""
-        per_task = self.answers_per_task()
-        per_worker = self.answers_per_worker()
-
-        def dist(x: np.ndarray) -> dict[str, float]:
-            if len(x) == 0:
-                return {"min": 0, "median": 0.0, "mean": 0.0, "max": 0}
-            return {
-                "min": int(x.min()), "median": float(np.median(x)), "mean": float(x.mean()),
-                "max": int(x.max()),
-            }
-
         out: dict[str, Any] = {
             "name": self.name,
             "n_tasks": self.n_tasks,
@@ -487,10 +477,8 @@ class Answers(_IndexedAnswers):
             "n_classes": self.n_classes,
             "n_answers": self.n_answers,
             "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
-            "answers_per_task": dist(per_task),
-            "answers_per_worker": dist(per_worker),
-            "tasks_without_answers": int((per_task == 0).sum()),
-            "n_tasks_with_truth": int(self.truth_mask.sum()),
+            **_count_summary(self.answers_per_task(), self.answers_per_worker(),
+                             self.truth_mask),
         }
         if self.has_truth:
             mv = self.majority_labels(seed=0)

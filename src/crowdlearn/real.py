@@ -15,6 +15,7 @@ import numpy as np
 
 from ._answers_base import (
     _check_index,
+    _count_summary,
     _frame_columns,
     _IndexedAnswers,
     _readonly,
@@ -266,15 +267,6 @@ class RealAnswers(_IndexedAnswers):
         """Sizes, value range and answer-count distributions (what ``crowdlearn info`` prints)."""
         from .metrics_regression import regression_scores
 
-        per_task = self.answers_per_task()
-        per_worker = self.answers_per_worker()
-
-        def dist(x: np.ndarray) -> dict[str, float]:
-            if len(x) == 0:
-                return {"min": 0, "median": 0.0, "mean": 0.0, "max": 0}
-            return {"min": int(x.min()), "median": float(np.median(x)), "mean": float(x.mean()),
-                    "max": int(x.max())}
-
         v = self.value
         out: dict[str, Any] = {
             "name": self.name,
@@ -285,10 +277,8 @@ class RealAnswers(_IndexedAnswers):
             "values": {"min": float(v.min()), "max": float(v.max()), "mean": float(v.mean()),
                        "sd": float(v.std()), "distinct": int(len(np.unique(v)))}
             if len(v) else None,
-            "answers_per_task": dist(per_task),
-            "answers_per_worker": dist(per_worker),
-            "tasks_without_answers": int((per_task == 0).sum()),
-            "n_tasks_with_truth": int(self.truth_mask.sum()),
+            **_count_summary(self.answers_per_task(), self.answers_per_worker(),
+                             self.truth_mask),
         }
         if self.has_truth:
             assert self.truth is not None
