@@ -37,6 +37,7 @@ from ..kinds import refuse_kind
 from ..params import Param, check_params, specs_of
 from ._em import clamp_gold, fit_progress, gold_context
 from ._params_mixin import ParamsMixin, check_strategy_params
+from ._registry import registering
 
 _REGISTRY: dict[str, type[Aggregator]] = {}
 #: parameter names of other libraries accepted for a strategy: canonical name -> {alias: param}
@@ -49,18 +50,7 @@ _COMMON_PARAM_ALIASES: dict[str, str] = {"maxiter": "n_iter", "nb_iter": "n_iter
 
 def register(*names: str):
     """Class decorator: make a strategy available under ``names`` (lower case) in the registry."""
-
-    def deco(cls: type[Aggregator]) -> type[Aggregator]:
-        for n in names:
-            key = n.lower()
-            if key in _REGISTRY and _REGISTRY[key] is not cls:
-                raise ValueError(f"strategy name {key!r} registered twice")
-            _REGISTRY[key] = cls
-        if not cls.name:
-            cls.name = names[0].lower()
-        return cls
-
-    return deco
+    return registering(_REGISTRY, names)
 
 
 def add_aliases(canonical: str, *names: str, params: dict[str, str] | None = None) -> None:

@@ -33,6 +33,7 @@ from ...kinds import refuse_kind
 from ...params import Param, check_params, specs_of
 from ...real import RealAnswers
 from .._params_mixin import ParamsMixin, check_strategy_params
+from .._registry import registering
 
 __all__ = ["RegressionAggregator", "available_regression", "get_regression_class",
            "make_regression_strategy", "register_regression"]
@@ -44,18 +45,7 @@ ORDER: tuple[str, ...] = ("mean", "median", "raykar-regression", "bias-scale")
 
 def register_regression(*names: str):
     """Class decorator: make a regression strategy available under ``names`` (lower case)."""
-
-    def deco(cls: type[RegressionAggregator]) -> type[RegressionAggregator]:
-        for n in names:
-            key = n.lower()
-            if key in _REGISTRY and _REGISTRY[key] is not cls:
-                raise ValueError(f"regression strategy name {key!r} registered twice")
-            _REGISTRY[key] = cls
-        if not cls.name:
-            cls.name = names[0].lower()
-        return cls
-
-    return deco
+    return registering(_REGISTRY, names, "regression strategy")
 
 
 def available_regression() -> list[str]:
