@@ -26,6 +26,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ._answers_base import (
+    _check_index,
+    _count_summary,
+    _frame_columns,
+    _IndexedAnswers,
+    _readonly,
+    _with_truth_mapping,
+)
 from ._answers_order import _as_indices, _canonical, _place, _same_values, _shown_id
 from .errors import DataError
 from .labels import INDEX_DTYPE, Locator, as_column, encode_ids, encode_labels, lookup_ids
@@ -40,12 +48,7 @@ MISSING = -1
 """Marker of a missing answer in dense matrices and of unknown truth."""
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
-
-
-class Answers:
+class Answers(_IndexedAnswers):
     """Crowd answers: who answered what to which task.
 
     Build one with a reader (:func:`crowdlearn.io.read`), :meth:`from_arrays` (raw ids and labels
@@ -111,12 +114,7 @@ class Answers:
         classes = np.arange(n_classes) if classes is None else np.asarray(classes)
         for arr, ids, what in ((task, task_ids, "task"), (worker, worker_ids, "worker"),
                                (label, classes, "label")):
-            if len(arr) and (arr.min() < 0 or arr.max() >= len(ids)):
-                bad = int(np.argmax((arr < 0) | (arr >= len(ids))))
-                raise DataError(
-                    f"index {int(arr[bad])} outside 0..{len(ids) - 1}", source=source,
-                    where=_place(locate, bad), field=what,
-                )
+            _check_index(arr, ids, what, source, locate)
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
         if not _sorted:
@@ -197,10 +195,7 @@ class Answers:
             name=name, duplicates=duplicates, source=source, locate=locate,
         )
         if truth is not None:
-            import pandas as pd
-
-            series = truth if isinstance(truth, pd.Series) else pd.Series(truth)
-            answers = answers.with_truth_table(series.index.to_numpy(), series.to_numpy())
+            answers = _with_truth_mapping(answers, truth)
         return answers
 
     @classmethod
@@ -221,15 +216,7 @@ class Answers:
         """
         from .labels import row_locator
 
-        task = task or ("task" if "task" in frame.columns or "item" not in frame.columns
-                        else "item")
-        missing = [c for c in (task, worker, label) if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"missing column(s) {', '.join(missing)} "
-                f"(columns are {', '.join(map(str, frame.columns))})",
-                source=source,
-            )
+        task, worker, label = _frame_columns(frame, task, worker, label, source)
         for c in (task, worker, label):
             n = list(frame.columns).count(c)
             if n > 1:
@@ -300,27 +287,9 @@ class Answers:
 
     # ------------------------------------------------------------------ sizes
     @property
-    def n_tasks(self) -> int:
-        """Number of tasks (items), including tasks without answers."""
-        return len(self.task_ids)
-
-    @property
-    def n_workers(self) -> int:
-        """Number of workers (annotators)."""
-        return len(self.worker_ids)
-
-    @property
     def n_classes(self) -> int:
         """Number of classes."""
         return len(self.classes)
-
-    @property
-    def n_answers(self) -> int:
-        """Number of answers."""
-        return len(self.task)
-
-    def __len__(self) -> int:
-        return len(self.task)
 
     @property
     def has_truth(self) -> bool:
@@ -335,22 +304,6 @@ class Answers:
         return self.truth >= 0
 
     # ------------------------------------------------------------------ views
-    @cached_property
-    def task_indptr(self) -> np.ndarray:
-        """Offsets such that the answers of task ``t`` are ``task_indptr[t]:task_indptr[t+1]``."""
-        counts = np.bincount(self.task, minlength=self.n_tasks)
-        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return _readonly(indptr)
-
-    def answers_per_task(self) -> np.ndarray:
-        """Number of answers of each task."""
-        return np.diff(self.task_indptr)
-
-    def answers_per_worker(self) -> np.ndarray:
-        """Number of answers of each worker."""
-        return np.bincount(self.worker, minlength=self.n_workers)
-
     def vote_counts(self) -> sp.csr_matrix:
         """Sparse (tasks x classes) matrix of vote counts (float64)."""
         return self._vote_counts.copy()
@@ -517,17 +470,6 @@ class Answers:
 
     def summary(self) -> dict[str, Any]:
         """Sizes and answer-count distributions (what ``crowdlearn info`` prints)."""
-        per_task = self.answers_per_task()
-        per_worker = self.answers_per_worker()
-
-        def dist(x: np.ndarray) -> dict[str, float]:
-            if len(x) == 0:
-                return {"min": 0, "median": 0.0, "mean": 0.0, "max": 0}
-            return {
-                "min": int(x.min()), "median": float(np.median(x)), "mean": float(x.mean()),
-                "max": int(x.max()),
-            }
-
         out: dict[str, Any] = {
             "name": self.name,
             "n_tasks": self.n_tasks,
@@ -535,10 +477,8 @@ class Answers:
             "n_classes": self.n_classes,
             "n_answers": self.n_answers,
             "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
-            "answers_per_task": dist(per_task),
-            "answers_per_worker": dist(per_worker),
-            "tasks_without_answers": int((per_task == 0).sum()),
-            "n_tasks_with_truth": int(self.truth_mask.sum()),
+            **_count_summary(self.answers_per_task(), self.answers_per_worker(),
+                             self.truth_mask),
         }
         if self.has_truth:
             mv = self.majority_labels(seed=0)

@@ -9,12 +9,20 @@ index, and a real-valued ``truth`` per task (NaN where unknown). Its ``kind`` is
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .answers import DUPLICATE_POLICIES, DuplicatePolicy, _canonical, _place, _shown_id
+from ._answers_base import (
+    _check_index,
+    _count_summary,
+    _frame_columns,
+    _IndexedAnswers,
+    _readonly,
+    _with_truth_mapping,
+)
+from ._answers_order import _as_indices, _canonical, _shown_id
+from .answers import DUPLICATE_POLICIES, DuplicatePolicy
 from .errors import DataError
 from .kinds import encode_values
 from .labels import INDEX_DTYPE, Locator, encode_ids, lookup_ids
@@ -25,12 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["RealAnswers"]
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
-
-
-class RealAnswers:
+class RealAnswers(_IndexedAnswers):
     """Real-valued crowd answers: which worker gave which number to which task.
 
     Attributes
@@ -85,10 +88,7 @@ class RealAnswers:
         task_ids = np.arange(n_tasks) if task_ids is None else np.asarray(task_ids)
         worker_ids = np.arange(n_workers) if worker_ids is None else np.asarray(worker_ids)
         for arr, ids, what in ((task, task_ids, "task"), (worker, worker_ids, "worker")):
-            if len(arr) and (arr.min() < 0 or arr.max() >= len(ids)):
-                bad = int(np.argmax((arr < 0) | (arr >= len(ids))))
-                raise DataError(f"index {int(arr[bad])} outside 0..{len(ids) - 1}",
-                                source=source, where=_place(locate, bad), field=what)
+            _check_index(arr, ids, what, source, locate)
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
         if not _sorted:
@@ -140,10 +140,7 @@ class RealAnswers:
         out = cls(t_codes, w_codes, values, task_ids=t_ids, worker_ids=w_ids, name=name,
                   duplicates=duplicates, source=source, locate=locate)
         if truth is not None:
-            import pandas as pd
-
-            series = truth if isinstance(truth, pd.Series) else pd.Series(truth)
-            out = out.with_truth_table(series.index.to_numpy(), series.to_numpy())
+            out = _with_truth_mapping(out, truth)
         return out
 
     @classmethod
@@ -160,14 +157,9 @@ class RealAnswers:
         """Build from a table with task (or item), worker and value (or label) columns."""
         from .labels import row_locator
 
-        task = task or ("task" if "task" in frame.columns or "item" not in frame.columns
-                        else "item")
         value = value or ("value" if "value" in frame.columns or "label" not in frame.columns
                           else "label")
-        missing = [c for c in (task, worker, value) if c not in frame.columns]
-        if missing:
-            raise DataError(f"missing column(s) {', '.join(missing)} (columns are "
-                            f"{', '.join(map(str, frame.columns))})", source=source)
+        task, worker, value = _frame_columns(frame, task, worker, value, source)
         kwargs.setdefault("locate", row_locator())
         return cls.from_arrays(frame[task].to_numpy(), frame[worker].to_numpy(),
                                frame[value].to_numpy(), source=source,
@@ -201,24 +193,6 @@ class RealAnswers:
 
     # ------------------------------------------------------------------ sizes
     @property
-    def n_tasks(self) -> int:
-        """Number of tasks, including tasks without answers."""
-        return len(self.task_ids)
-
-    @property
-    def n_workers(self) -> int:
-        """Number of workers."""
-        return len(self.worker_ids)
-
-    @property
-    def n_answers(self) -> int:
-        """Number of answers."""
-        return len(self.task)
-
-    def __len__(self) -> int:
-        return len(self.task)
-
-    @property
     def has_truth(self) -> bool:
         """Whether any task has a known true value."""
         return self.truth is not None and bool(np.isfinite(self.truth).any())
@@ -231,21 +205,6 @@ class RealAnswers:
         return np.isfinite(self.truth)
 
     # ------------------------------------------------------------------ views
-    @cached_property
-    def task_indptr(self) -> np.ndarray:
-        """Offsets: the answers of task ``t`` are ``task_indptr[t]:task_indptr[t+1]``."""
-        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.task, minlength=self.n_tasks), out=indptr[1:])
-        return _readonly(indptr)
-
-    def answers_per_task(self) -> np.ndarray:
-        """Number of answers of each task."""
-        return np.diff(self.task_indptr)
-
-    def answers_per_worker(self) -> np.ndarray:
-        """Number of answers of each worker."""
-        return np.bincount(self.worker, minlength=self.n_workers)
-
     def task_means(self) -> np.ndarray:
         """Mean answer of each task (NaN for a task without answers)."""
         n = self.answers_per_task()
@@ -278,8 +237,6 @@ class RealAnswers:
 
     def select_tasks(self, tasks: Any) -> RealAnswers:
         """The answers of some tasks (indices or a boolean mask), tasks renumbered in order."""
-        from .answers import _as_indices
-
         idx = np.unique(_as_indices(tasks, self.n_tasks, "task"))
         new = np.full(self.n_tasks, -1, dtype=np.int64)
         new[idx] = np.arange(len(idx))
@@ -310,15 +267,6 @@ class RealAnswers:
         """Sizes, value range and answer-count distributions (what ``crowdlearn info`` prints)."""
         from .metrics_regression import regression_scores
 
-        per_task = self.answers_per_task()
-        per_worker = self.answers_per_worker()
-
-        def dist(x: np.ndarray) -> dict[str, float]:
-            if len(x) == 0:
-                return {"min": 0, "median": 0.0, "mean": 0.0, "max": 0}
-            return {"min": int(x.min()), "median": float(np.median(x)), "mean": float(x.mean()),
-                    "max": int(x.max())}
-
         v = self.value
         out: dict[str, Any] = {
             "name": self.name,
@@ -329,10 +277,8 @@ class RealAnswers:
             "values": {"min": float(v.min()), "max": float(v.max()), "mean": float(v.mean()),
                        "sd": float(v.std()), "distinct": int(len(np.unique(v)))}
             if len(v) else None,
-            "answers_per_task": dist(per_task),
-            "answers_per_worker": dist(per_worker),
-            "tasks_without_answers": int((per_task == 0).sum()),
-            "n_tasks_with_truth": int(self.truth_mask.sum()),
+            **_count_summary(self.answers_per_task(), self.answers_per_worker(),
+                             self.truth_mask),
         }
         if self.has_truth:
             assert self.truth is not None

@@ -25,7 +25,6 @@ ties broken by a seeded draw) and handles DataFrame input.
 
 from __future__ import annotations
 
-import inspect
 import time
 from contextlib import nullcontext
 from typing import Any, ClassVar
@@ -37,6 +36,8 @@ from ..errors import CrowdlearnError, DataError, MissingColumnError, NotFittedEr
 from ..kinds import refuse_kind
 from ..params import Param, check_params, specs_of
 from ._em import clamp_gold, fit_progress, gold_context
+from ._params_mixin import ParamsMixin, check_strategy_params
+from ._registry import registering
 
 _REGISTRY: dict[str, type[Aggregator]] = {}
 #: parameter names of other libraries accepted for a strategy: canonical name -> {alias: param}
@@ -49,18 +50,7 @@ _COMMON_PARAM_ALIASES: dict[str, str] = {"maxiter": "n_iter", "nb_iter": "n_iter
 
 def register(*names: str):
     """Class decorator: make a strategy available under ``names`` (lower case) in the registry."""
-
-    def deco(cls: type[Aggregator]) -> type[Aggregator]:
-        for n in names:
-            key = n.lower()
-            if key in _REGISTRY and _REGISTRY[key] is not cls:
-                raise ValueError(f"strategy name {key!r} registered twice")
-            _REGISTRY[key] = cls
-        if not cls.name:
-            cls.name = names[0].lower()
-        return cls
-
-    return deco
+    return registering(_REGISTRY, names)
 
 
 def add_aliases(canonical: str, *names: str, params: dict[str, str] | None = None) -> None:
@@ -124,14 +114,7 @@ def make_strategy(name: str, **params: Any) -> Aggregator:
     cls = get_strategy_class(name)
     bracket = resolve_params(cls, bracket)
     bracket.update(resolve_params(cls, params))
-    valid = set(cls._param_names())
-    unknown = sorted(set(bracket) - valid)
-    if unknown:
-        raise CrowdlearnError(
-            f"strategy {cls.name!r} has no parameter {', '.join(unknown)} "
-            f"(parameters: {', '.join(sorted(valid)) or 'none'})"
-        )
-    check_params(f"strategy {cls.name!r}", specs_of(cls), bracket)
+    check_strategy_params(cls, bracket)
     return cls(**bracket)
 
 
@@ -170,7 +153,7 @@ def parse_value(text: str) -> Any:
     return text
 
 
-class Aggregator:
+class Aggregator(ParamsMixin):
     """Base class of label-aggregation (truth-inference) strategies.
 
     Subclasses set ``name`` through :func:`register` and implement :meth:`_fit`.
@@ -184,32 +167,6 @@ class Aggregator:
     #: what each constructor parameter accepts (merged with the base classes'; see
     #: :mod:`crowdlearn.params`); a test checks every parameter has one
     param_specs: ClassVar[dict[str, Param]] = {}
-
-    # -------------------------------------------------------------- sklearn-style params
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters and their current values."""
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params: Any) -> Aggregator:
-        """Set constructor parameters; returns ``self``."""
-        valid = set(self._param_names())
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -------------------------------------------------------------- fitting
     def fit(self, data: Any, true_labels: Any = None, *, gold: Any = None) -> Aggregator:
@@ -246,8 +203,7 @@ class Aggregator:
                 f"{type(self).__name__} handles two classes only; the data has "
                 f"{answers.n_classes}"
             )
-        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
-            delattr(self, attr)
+        self._forget_fit()
         start = time.perf_counter()
         # the bar is drawn only for fits of 2 s or more; a fit nested in another (auto's
         # candidates) inherits the outer gold labels

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from .._answers_base import _IdSizes
+
 
 @dataclass
-class IndexOnly:
+class IndexOnly(_IdSizes):
     """What the result writers read of an :class:`~crowdlearn.Answers` (ids and sizes), for a
     fit whose answers never left the cluster."""
 
@@ -21,14 +23,6 @@ class IndexOnly:
     n_answers: int
     truth: None = None
     has_truth: bool = False
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.task_ids)
-
-    @property
-    def n_workers(self) -> int:
-        return len(self.worker_ids)
 
     @property
     def n_classes(self) -> int:

@@ -23,7 +23,6 @@ the strategy; the classification strategies refuse real values the same way
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Any, ClassVar
 
@@ -33,6 +32,8 @@ from ...errors import CrowdlearnError, NotFittedError
 from ...kinds import refuse_kind
 from ...params import Param, check_params, specs_of
 from ...real import RealAnswers
+from .._params_mixin import ParamsMixin, check_strategy_params
+from .._registry import registering
 
 __all__ = ["RegressionAggregator", "available_regression", "get_regression_class",
            "make_regression_strategy", "register_regression"]
@@ -44,18 +45,7 @@ ORDER: tuple[str, ...] = ("mean", "median", "raykar-regression", "bias-scale")
 
 def register_regression(*names: str):
     """Class decorator: make a regression strategy available under ``names`` (lower case)."""
-
-    def deco(cls: type[RegressionAggregator]) -> type[RegressionAggregator]:
-        for n in names:
-            key = n.lower()
-            if key in _REGISTRY and _REGISTRY[key] is not cls:
-                raise ValueError(f"regression strategy name {key!r} registered twice")
-            _REGISTRY[key] = cls
-        if not cls.name:
-            cls.name = names[0].lower()
-        return cls
-
-    return deco
+    return registering(_REGISTRY, names, "regression strategy")
 
 
 def available_regression() -> list[str]:
@@ -95,16 +85,11 @@ def make_regression_strategy(name: str, **params: Any) -> RegressionAggregator:
     name, bracket = parse_strategy_spec(name)
     cls = get_regression_class(name)
     bracket.update(params)
-    valid = set(cls._param_names())
-    unknown = sorted(set(bracket) - valid)
-    if unknown:
-        raise CrowdlearnError(f"strategy {cls.name!r} has no parameter {', '.join(unknown)} "
-                              f"(parameters: {', '.join(sorted(valid)) or 'none'})")
-    check_params(f"strategy {cls.name!r}", specs_of(cls), bracket)
+    check_strategy_params(cls, bracket)
     return cls(**bracket)
 
 
-class RegressionAggregator:
+class RegressionAggregator(ParamsMixin):
     """Base class of crowd-regression aggregation strategies (see the module docstring).
 
     Subclasses set ``name`` through :func:`register_regression` and implement
@@ -115,35 +100,11 @@ class RegressionAggregator:
     name: ClassVar[str] = ""
     param_specs: ClassVar[dict[str, Param]] = {}
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters and their current values."""
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params: Any) -> RegressionAggregator:
-        """Set constructor parameters; returns ``self``."""
-        valid = set(self._param_names())
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     def fit(self, data: Any) -> RegressionAggregator:
         """Learn from real-valued crowd answers (:class:`RealAnswers` or a DataFrame)."""
         check_params(type(self).__name__, specs_of(type(self)), self.get_params())
         answers, from_frame = _as_real(data, self.name or type(self).__name__)
-        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
-            delattr(self, attr)
+        self._forget_fit()
         start = time.perf_counter()
         self._fit(answers)
         if getattr(self, "bias_", None) is None:
