@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..aggregate.base import row_ties
-from ..aggregate.dawid_skene.shared import EPS, _softmax_columns
+from ..aggregate.dawid_skene.shared import _one_coin_logs, _one_coin_scores, _softmax_columns
 from ..aggregate.voting import _TIE_RTOL, vote_frequencies
 
 
@@ -65,15 +65,8 @@ def onecoin_posterior(part: Any, params: tuple[np.ndarray, np.ndarray, np.ndarra
     a = part.answers
     if params is None:
         return vote_frequencies(a), 0.0
-    log_hit, log_off, log_prior = params
-    n, k = a.n_tasks, a.n_classes
-    cell = a.label.astype(np.int64) * n + a.task
-    base = np.bincount(a.task, weights=log_off[a.worker], minlength=n)
-    gain = (log_hit - log_off)[a.worker]
-    scores = np.bincount(cell, weights=gain, minlength=k * n).reshape(k, n)
-    scores += base
-    scores += log_prior[:, None]
-    return _softmax_columns(scores)
+    return _softmax_columns(_one_coin_scores(a.task, a.worker, a.label, a.n_tasks,
+                                             a.n_classes, *params))
 
 
 def onecoin_stats(part: Any, params: Any) -> tuple:
@@ -86,9 +79,7 @@ def onecoin_stats(part: Any, params: Any) -> tuple:
 
 
 def onecoin_log_params(skills: np.ndarray, prior_log: np.ndarray, k: int) -> tuple:
-    log_hit = np.log(np.clip(skills, EPS, 1.0 - EPS))
-    log_off = np.log(np.clip((1.0 - skills) / max(k - 1, 1), EPS, 1.0 - EPS))
-    return log_hit, log_off, prior_log
+    return (*_one_coin_logs(skills, k), prior_log)
 
 
 # ------------------------------------------------------------------ votes

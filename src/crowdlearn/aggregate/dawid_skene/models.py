@@ -21,7 +21,6 @@ from ..incremental._api import IncrementalMixin
 from ..voting import vote_frequencies
 from .initial_error import apply_prior, prior_confusion
 from .shared import (
-    EPS,
     _class_priors,
     _Design,
     _ds_e_step,
@@ -31,6 +30,8 @@ from .shared import (
     _log_prior,
     _normalize_counts,
     _one_coin_conf,
+    _one_coin_logs,
+    _one_coin_scores,
     _softmax_columns,
 )
 from .spectral import SpectralInitError, spectral_confusions
@@ -312,20 +313,13 @@ class OneCoinDawidSkene(IncrementalMixin, _InitialErrorFit, _DSFamily):
             np.divide(hits, total, out=skills, where=total > 0)
             return skills, _class_priors(probas)
 
-        n = answers.n_tasks
-        cell = answers.label.astype(np.int64) * n + answers.task
+        cell = answers.label.astype(np.int64) * answers.n_tasks + answers.task  # once
 
         def e_step(params: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float]:
-            # log pi[w, k, l] = log off_w + [l == k] (log s_w - log off_w): a per-task base
-            # plus a skill-weighted vote table; no workers x K x K array is formed
             skills, prior = params
-            log_hit = np.log(np.clip(skills, EPS, 1.0 - EPS))
-            log_off = np.log(np.clip((1.0 - skills) / max(k - 1, 1), EPS, 1.0 - EPS))
-            base = np.bincount(answers.task, weights=log_off[answers.worker], minlength=n)
-            gain = (log_hit - log_off)[answers.worker]
-            scores = np.bincount(cell, weights=gain, minlength=k * n).reshape(k, n)
-            scores += base
-            scores += _log_prior(prior)[:, None]
+            scores = _one_coin_scores(answers.task, answers.worker, answers.label,
+                                      answers.n_tasks, k, *_one_coin_logs(skills, k),
+                                      _log_prior(prior), cell=cell)
             probas, loglik = _softmax_columns(scores)
             return probas, loglik / n_answers
 

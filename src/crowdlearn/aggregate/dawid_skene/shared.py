@@ -148,6 +148,31 @@ def _ds_e_step(
     return probas, loglik / design.n_answers
 
 
+def _one_coin_logs(skills: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log s_w, log (1 - s_w) / (K - 1)) per worker, clipped to [EPS, 1 - EPS] as crowd-kit."""
+    log_hit = np.log(np.clip(skills, EPS, 1.0 - EPS))
+    log_off = np.log(np.clip((1.0 - skills) / max(n_classes - 1, 1), EPS, 1.0 - EPS))
+    return log_hit, log_off
+
+
+def _one_coin_scores(task: np.ndarray, worker: np.ndarray, label: np.ndarray, n_tasks: int,
+                     n_classes: int, log_hit: np.ndarray, log_off: np.ndarray,
+                     log_prior: np.ndarray, cell: np.ndarray | None = None) -> np.ndarray:
+    """One-coin E-step scores (K, n_tasks): log pi[w, k, l] = log off_w + [l == k] (log s_w -
+    log off_w), so a per-task base plus a skill-weighted vote table (two ``np.bincount``; no
+    workers x K x K array is formed), plus the log prior. ``worker`` indexes the logs;
+    ``cell`` (``label * n_tasks + task``) may be passed by an EM loop that computed it once."""
+    if cell is None:
+        cell = label.astype(np.int64) * n_tasks + task
+    base = np.bincount(task, weights=log_off[worker], minlength=n_tasks)
+    gain = (log_hit - log_off)[worker]
+    scores = np.bincount(cell, weights=gain, minlength=n_classes * n_tasks).reshape(
+        n_classes, n_tasks)
+    scores += base
+    scores += log_prior[:, None]
+    return scores
+
+
 def _one_coin_conf(skills: np.ndarray, n_classes: int) -> np.ndarray:
     """(worker, answer, true) confusions with ``skills`` on the diagonal, the rest uniform."""
     off = (1.0 - skills) / max(n_classes - 1, 1)

@@ -45,10 +45,11 @@ import scipy.sparse as sp
 from .._em import run_em
 from ..base import argmax_random_ties
 from ..dawid_skene.shared import (
-    EPS,
     _log_prior,
     _normalize_counts,
     _one_coin_conf,
+    _one_coin_logs,
+    _one_coin_scores,
     _safe_log,
     _softmax_columns,
 )
@@ -441,14 +442,8 @@ class OneCoinState(_PosteriorState):
     def _e_step(self, batch: Batch, params: Any) -> tuple[np.ndarray, float]:
         _, skills, prior = params
         k, n = len(self.classes), len(batch.tasks)
-        log_hit = np.log(np.clip(skills, EPS, 1.0 - EPS))
-        log_off = np.log(np.clip((1.0 - skills) / max(k - 1, 1), EPS, 1.0 - EPS))
-        base = np.bincount(batch.tinv, weights=log_off[batch.winv], minlength=n)
-        gain = (log_hit - log_off)[batch.winv]
-        cell = batch.label.astype(np.int64) * n + batch.tinv
-        scores = np.bincount(cell, weights=gain, minlength=k * n).reshape(k, n)
-        scores += base
-        scores += _log_prior(prior)[:, None]
+        scores = _one_coin_scores(batch.tinv, batch.winv, batch.label, n, k,
+                                  *_one_coin_logs(skills, k), _log_prior(prior))
         probas, loglik = _softmax_columns(scores)
         return probas, loglik / max(len(batch.pos), 1)
 
