@@ -275,8 +275,6 @@ def _check_options(args: argparse.Namespace) -> None:
 def _launched(args: argparse.Namespace) -> int | None:
     """With ``--devices N`` (N > 1) outside a launch: run this command under ``torchrun`` in N
     processes and return its exit status; ``None`` when this process should train itself."""
-    import os
-
     from ..errors import CrowdlearnError
 
     n = getattr(args, "devices", None)
@@ -284,9 +282,11 @@ def _launched(args: argparse.Namespace) -> int | None:
         return None
     if n < 1:
         raise CrowdlearnError(f"--devices must be at least 1, got {n}")
-    world = os.environ.get("WORLD_SIZE")
-    if world not in (None, "", "1"):
-        if int(world) != n:
+    from ..deep.distributed import launch_command, launch_world_size
+
+    world = launch_world_size()
+    if world > 1:
+        if world != n:
             raise CrowdlearnError(f"--devices {n} but this launch has WORLD_SIZE={world}")
         return None
     if args.accelerator in ("gpu", "cuda") or str(args.accelerator).startswith("cuda"):
@@ -297,18 +297,15 @@ def _launched(args: argparse.Namespace) -> int | None:
                                   "device(s) are visible")
     import subprocess
 
-    from ..deep.distributed import launch_command
-
     _check_out(Path(args.out), args.force)  # fail before starting N processes
     return subprocess.call(launch_command(n, args.argv))
 
 
 def _one_process(what: str) -> None:
-    import os
-
+    from ..deep.distributed import launch_world_size
     from ..errors import CrowdlearnError
 
-    if os.environ.get("WORLD_SIZE") not in (None, "", "1"):
+    if launch_world_size() > 1:
         raise CrowdlearnError(f"data-parallel training (--devices, torchrun) is for class "
                               f"labels; train {what} in one process")
 

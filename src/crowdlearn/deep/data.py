@@ -72,12 +72,11 @@ def resolve_device(device: Any = "auto") -> torch.device:
 
 def _launch_device(dev: torch.device) -> torch.device:
     """Under a multi-process launch, CUDA means this process's GPU (``cuda:LOCAL_RANK``)."""
-    import os
+    if dev.type == "cuda":
+        from .distributed import launch_world_size, local_cuda_device
 
-    if dev.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-        from .distributed import local_cuda_device
-
-        return local_cuda_device()
+        if launch_world_size() > 1:
+            return local_cuda_device()
     return dev
 
 

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 
 from ..errors import CrowdlearnError
 
-__all__ = ["DistContext", "context", "is_main_process", "launch_command", "scale_loss"]
+__all__ = ["DistContext", "context", "is_main_process", "launch_command", "launch_world_size",
+           "scale_loss"]
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,17 @@ def _env_int(name: str, default: int) -> int:
         raise CrowdlearnError(f"environment variable {name}={value!r} is not an integer") from None
 
 
+def launch_world_size() -> int:
+    """``WORLD_SIZE`` of the launch this process belongs to (1 outside a launch)."""
+    return _env_int("WORLD_SIZE", 1)
+
+
 def context(device: torch.device | None = None) -> DistContext:
     """The process group of this process, joined on first use (see the module docstring).
 
     Outside a ``torchrun`` launch (no ``WORLD_SIZE`` above 1) this is the one-process context.
     """
-    world = _env_int("WORLD_SIZE", 1)
+    world = launch_world_size()
     if world <= 1:
         return DistContext()
     import torch.distributed as dist
