@@ -379,7 +379,7 @@ class Answers(_IndexedAnswers):
         """
         if self.n_tasks == 0 or self.n_classes == 0:
             return np.full(self.n_tasks, MISSING, dtype=INDEX_DTYPE)
-        from .aggregate.voting import _class_major_votes, _majority
+        from .aggregate.votes import _class_major_votes, _majority
 
         _, labels = _majority(_class_major_votes(self), "random", seed)
         out = labels.astype(INDEX_DTYPE)
