@@ -43,7 +43,8 @@ class _SkillVotePredictor:
 
         answers, from_frame = _as_answers(data)
         fitted = np.asarray(self.skills_, dtype=np.float64)  # type: ignore[attr-defined]
-        pos = pd.Index(self.answers_.worker_ids)  # type: ignore[attr-defined].get_indexer(answers.worker_ids)
+        fitted_ids = pd.Index(self.answers_.worker_ids)  # type: ignore[attr-defined]
+        pos = fitted_ids.get_indexer(answers.worker_ids)
         skills = np.where(pos >= 0, fitted[np.maximum(pos, 0)], 0.0)
         probas = vote_frequencies(answers, skills[answers.worker])
         if not from_frame:
