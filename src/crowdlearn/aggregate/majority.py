@@ -244,8 +244,23 @@ def _missing_skills(skills: Any, answers: Answers) -> np.ndarray:
     return np.isnan(np.asarray(skills, dtype=np.float64).reshape(-1))
 
 
+class _TieBreakVoter(Aggregator):
+    """The parameters of the voters that take only ``tie_break``, ``random_state`` and ``device``
+    (:class:`NaiveSoft` and :class:`~crowdlearn.aggregate.skill_voting.Wawa`)."""
+
+    param_specs: ClassVar[dict[str, Param]] = {
+        "tie_break": TIE_BREAK, "random_state": SEED, "device": DEVICE,
+    }
+
+    def __init__(self, tie_break: str = "random", random_state: Any = 0,
+                 device: str | None = None) -> None:
+        self.device = device
+        self.tie_break = tie_break
+        self.random_state = random_state
+
+
 @register("naivesoft")
-class NaiveSoft(Aggregator):
+class NaiveSoft(_TieBreakVoter):
     r"""Vote frequencies as the posterior (peerannot's ``NaiveSoft``).
 
     .. math:: \hat p_{t,k} = \frac{n_{t,k}}{\sum_l n_{t,l}}
@@ -269,16 +284,6 @@ class NaiveSoft(Aggregator):
     >>> NaiveSoft().fit(a).probas_.round(3)
     array([[0.333, 0.667]])
     """
-
-    param_specs: ClassVar[dict[str, Param]] = {
-        "tie_break": TIE_BREAK, "random_state": SEED, "device": DEVICE,
-    }
-
-    def __init__(self, tie_break: str = "random", random_state: Any = 0,
-                 device: str | None = None) -> None:
-        self.device = device
-        self.tie_break = tie_break
-        self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
         if fit_on_device(self, answers):  # device=: torch tensors

@@ -13,9 +13,10 @@ import numpy as np
 
 from ..answers import Answers
 from ..params import N_ITER, POSITIVE, SEED, TIE_BREAK, TOL, Float, Int, Param
-from ._device import DEVICE, fit_on_device
+from ._device import fit_on_device
 from .base import Aggregator, _as_answers, register
 from .incremental._api import IncrementalMixin
+from .majority import _TieBreakVoter
 from .votes import (
     _class_major_votes,
     _majority,
@@ -66,7 +67,7 @@ class _SkillVotePredictor:
 
 
 @register("wawa")
-class Wawa(IncrementalMixin, _SkillVotePredictor, Aggregator):
+class Wawa(IncrementalMixin, _SkillVotePredictor, _TieBreakVoter):
     r"""Worker Agreement With Aggregate: majority vote, skills, then a skill-weighted vote.
 
     1. hard majority-vote labels :math:`\hat y_t`;
@@ -115,15 +116,6 @@ class Wawa(IncrementalMixin, _SkillVotePredictor, Aggregator):
     """
 
     incremental_kind: ClassVar[str] = "wawa"  # partial_fit: see aggregate.incremental
-    param_specs: ClassVar[dict[str, Param]] = {
-        "tie_break": TIE_BREAK, "random_state": SEED, "device": DEVICE,
-    }
-
-    def __init__(self, tie_break: str = "random", random_state: Any = 0,
-                 device: str | None = None) -> None:
-        self.device = device
-        self.tie_break = tie_break
-        self.random_state = random_state
 
     def _fit(self, answers: Answers) -> None:
         if fit_on_device(self, answers):  # device=: torch tensors
