@@ -289,6 +289,16 @@ def test_predict_applies_fitted_skills_to_new_answers() -> None:
     assert isinstance(out, pd.Series) and out.index.name == "task"
 
 
+def test_predict_matches_workers_by_id() -> None:
+    """Fitted skills go to the workers of the same id; a worker unseen at fit time weighs 0."""
+    fitted = Answers.from_arrays([0, 0, 0, 1, 1, 1], list("xyzxyz"), [1, 1, 0, 0, 0, 1])
+    new = Answers.from_arrays([0, 0, 0], ["z", "y", "q"], [0, 1, 1])
+    for est in (Wawa().fit(fitted), ZeroBasedSkill().fit(fitted)):
+        skill = dict(zip(fitted.worker_ids, np.asarray(est.skills_), strict=True))
+        weights = np.array([skill.get(w, 0.0) for w in new.worker_ids])[new.worker]
+        assert np.allclose(est.predict_proba(new), vote_frequencies(new, weights))
+
+
 def test_registry_names() -> None:
     assert isinstance(make_strategy("mv"), MajorityVote)
     assert isinstance(make_strategy("majority-vote"), MajorityVote)

@@ -217,7 +217,7 @@ def fit_onecoin(est: Any, answers: Answers, device: Any) -> None:
 
 def _majority_labels(ta: TorchAnswers, est: Any) -> tuple[np.ndarray, np.ndarray]:
     """Votes counted on the device; the tie rules of the numpy path on the host."""
-    from .voting import _majority
+    from .votes import _majority
 
     counts = torch.bincount(ta.label * ta.n + ta.task, minlength=ta.n * ta.k)
     return _majority(_numpy(counts.reshape(ta.k, ta.n)), est.tie_break, est.random_state)

@@ -31,7 +31,7 @@ class _Point:
 
 
 class _TorchGlad:
-    """``_GladModel`` of :mod:`.glad` on tensors (same updates, same order)."""
+    """``_GladModel`` of :mod:`._glad_mstep` on tensors (same updates, same order)."""
 
     def __init__(self, task: torch.Tensor, worker: torch.Tensor, nw: int, nt: int,
                  mu: torch.Tensor) -> None:

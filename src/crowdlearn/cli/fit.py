@@ -14,15 +14,17 @@ Options accept the spellings of the CCEM/GeoCrowdNet reference command line as h
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from .. import deep_defaults as D
 from . import add_command
 from ._common import add_input_arguments, load_answers, parse_params
+from ._features import read_test_features, read_train_features
+from ._fit_checks import _check_options, _check_out
 from ._images import add_image_arguments
-from ._installed import installed_items, read_test_labels, test_labels_file
+from ._installed import installed_items
+from ._launch import _launched, _one_process
 
 EXAMPLE = """\
 crowdlearn fit answers.csv --features items.csv -s geocrowdnet-w -o out/
@@ -242,156 +244,6 @@ def _strategy(args: argparse.Namespace) -> str:
                                   f"{args.strategy!r}")
         return args.strategy
     return implied
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    from ..errors import CrowdlearnError
-
-    minimums = (("--n-epochs", args.n_epochs, 1), ("--batch-size", args.batch_size, 1),
-                ("--K", args.K, 2), ("--M", args.M, 1), ("--threads", args.threads, 1))
-    for name, value, low in minimums:
-        if value is not None and value < low:
-            raise CrowdlearnError(f"{name} must be at least {low}, got {value}")
-    if not args.lr > 0:
-        raise CrowdlearnError(f"--lr must be positive, got {args.lr}")
-    if not 0.0 <= args.val_fraction < 1.0:
-        raise CrowdlearnError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
-        raise CrowdlearnError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.schedule == "multistep" and not args.milestones:
-        raise CrowdlearnError("--schedule multistep needs --milestones")
-    if (args.features is None) == (args.images is None):
-        raise CrowdlearnError("give the items with --features FILE or --images [FOLDER] "
-                              "(one of them)")
-    if args.test_labels and not args.test:
-        raise CrowdlearnError("--test-labels needs --test FILE")
-    if args.images is not None and args.test:
-        raise CrowdlearnError("with --images the test set is the image folder's test split; "
-                              "--test is for feature tables")
-    if args.image_size is not None and args.image_size < 1:
-        raise CrowdlearnError(f"--image-size must be at least 1, got {args.image_size}")
-
-
-def _launched(args: argparse.Namespace) -> int | None:
-    """With ``--devices N`` (N > 1) outside a launch: run this command under ``torchrun`` in N
-    processes and return its exit status; ``None`` when this process should train itself."""
-    from ..errors import CrowdlearnError
-
-    n = getattr(args, "devices", None)
-    if n is None or n == 1:
-        return None
-    if n < 1:
-        raise CrowdlearnError(f"--devices must be at least 1, got {n}")
-    from ..deep.distributed import launch_command, launch_world_size
-
-    world = launch_world_size()
-    if world > 1:
-        if world != n:
-            raise CrowdlearnError(f"--devices {n} but this launch has WORLD_SIZE={world}")
-        return None
-    if args.accelerator in ("gpu", "cuda") or str(args.accelerator).startswith("cuda"):
-        import torch
-
-        if torch.cuda.device_count() < n:
-            raise CrowdlearnError(f"--devices {n} but {torch.cuda.device_count()} CUDA "
-                                  "device(s) are visible")
-    import subprocess
-
-    _check_out(Path(args.out), args.force)  # fail before starting N processes
-    return subprocess.call(launch_command(n, args.argv))
-
-
-def _one_process(what: str) -> None:
-    from ..deep.distributed import launch_world_size
-    from ..errors import CrowdlearnError
-
-    if launch_world_size() > 1:
-        raise CrowdlearnError(f"data-parallel training (--devices, torchrun) is for class "
-                              f"labels; train {what} in one process")
-
-
-def _check_out(out: Path, force: bool) -> None:
-    from ..errors import CrowdlearnError
-    from ..io._atomic import check_writable
-
-    check_writable(out, option="-o")  # before any work: an unwritable -o fails at once
-    if out.exists() and not out.is_dir():
-        raise CrowdlearnError(f"{out}: exists and is not a folder")
-    if out.is_dir() and not force and any(out.iterdir()):
-        raise CrowdlearnError(f"{out}: folder exists and is not empty (use --force to "
-                              "replace it)")
-
-
-def _columns(items: list[str] | None) -> list[str] | None:
-    if not items:
-        return None
-    cols = [c.strip() for item in items for c in item.split(",") if c.strip()]
-    return cols or None
-
-
-def _id_col(value: str | None) -> str | None:
-    if value is None or value.lower() == "auto":
-        return "auto"
-    if value.lower() == "none":
-        return None
-    return value
-
-
-def read_train_features(args: argparse.Namespace, answers: Any) -> Any:
-    """The ``--features`` rows of the answers' tasks, without label or answer columns."""
-    from ..io.features import read_features
-
-    columns = _columns(args.features_columns)
-    id_col = _id_col(args.features_id_col)
-    feats = read_features(args.features, answers, id_col=id_col, columns=columns)
-    if columns is None and feats.columns is not None:
-        # never learn from a label or from the answers' own columns (a numeric 'label' column,
-        # a per-answer table passed as features)
-        avoid = {"label", "class", "truth", args.label_col, args.worker_col, args.task_col}
-        avoid.discard(feats.id_col)
-        if avoid & set(feats.columns):
-            keep = [c for c in feats.columns if c not in avoid]
-            if not keep:
-                from ..errors import DataError
-
-                raise DataError("no feature column besides label and answer columns",
-                                source=feats.source)
-            feats = read_features(args.features, answers, id_col=id_col, columns=keep)
-    return feats
-
-
-def read_test_features(args: argparse.Namespace, train: Any, classes: Any) -> Any:
-    """The ``--test`` items (the training feature columns) and their true labels."""
-    from ..errors import DataError
-    from ..io.features import read_features
-    from ..labels import encode_labels
-
-    id_col = _id_col(args.features_id_col)
-    columns = list(train.columns) if train.columns is not None else None
-    label = args.test_label_col
-    test = read_features(args.test, id_col=id_col, columns=columns, label_col=label)
-    labels_file = test_labels_file(args)
-    if labels_file is not None:
-        test = dataclasses.replace(
-            test, labels=read_test_labels(labels_file, len(test.X), classes))
-    if test.labels is None and label is None:
-        # auto-detection takes a 'label' column only when it holds text: try a numeric one
-        cols = columns if columns is not None else \
-            [c for c in test.columns or () if c != "label"]
-        if cols:
-            try:
-                test = read_features(args.test, id_col=id_col, columns=cols, label_col="label")
-            except DataError:  # no such column: reported below
-                pass
-    if test.labels is None:
-        raise DataError("no true-label column (class, label, truth): name it with "
-                        "--test-label-col (or give --test-labels FILE for an array)",
-                        source=test.source)
-    if test.X.shape[1:] != train.X.shape[1:]:
-        raise DataError(f"test items have shape {test.X.shape[1:]} but the training items "
-                        f"{train.X.shape[1:]}", source=test.source)
-    encode_labels(test.labels, classes=classes, source=test.source, field=label or "truth")
-    return test
 
 
 # ---------------------------------------------------------------------- run

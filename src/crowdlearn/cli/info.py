@@ -82,7 +82,7 @@ def majority_vote_ties(answers: Answers, seed: int = 0) -> dict[str, Any]:
     """
     import numpy as np
 
-    from ..aggregate.voting import _class_major_votes
+    from ..aggregate.votes import _class_major_votes
 
     counts = _class_major_votes(answers)  # (classes, tasks)
     top = counts.max(axis=0)

@@ -1,6 +1,6 @@
 """GLAD (Whitehill et al., 2009) on Dask: the in-memory Newton M-step as map-reduce rounds.
 
-The in-memory M-step (:meth:`crowdlearn.aggregate.glad._GladModel.maximise`) never forms a
+The in-memory M-step (:meth:`crowdlearn.aggregate._glad_mstep._GladModel.maximise`) never forms a
 joint Hessian: the task block is diagonal, so it eliminates the tasks exactly and solves the
 workers' Schur complement ``S = D_a - C D_b^{-1} C^T`` by conjugate gradients, where ``C`` has
 one entry per answer. Every quantity it needs is either
@@ -13,7 +13,7 @@ one entry per answer. Every quantity it needs is either
 So each round broadcasts worker-sized vectors (abilities, a CG vector), maps one step over the
 partitions' states (:class:`GladState`, kept on the Dask workers between rounds) and sums
 worker-sized partial statistics; the client runs the same Newton loop, the same
-:func:`~crowdlearn.aggregate.glad._pcg` (its vectors are worker-sized), the same fallback and
+:func:`~crowdlearn.aggregate._glad_mstep._pcg` (its vectors are worker-sized), the same fallback and
 Armijo search. Per-answer arithmetic is identical to memory; only the order of the sums over
 answers and tasks differs (partial sums per partition), i.e. rounding at 1e-16 relative.
 One conjugate-gradient iteration costs one round trip.
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..aggregate.glad import _class_priors, _GladModel, _pcg, _per_id, log_normalize_columns
+from ..aggregate._glad_mstep import _GladModel, _pcg
+from ..aggregate.glad import _class_priors, _per_id, log_normalize_columns
 from ..errors import CrowdlearnError
 
 __all__ = ["GladState", "fit_glad"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..aggregate.base import row_ties
 from ..aggregate.dawid_skene.shared import _one_coin_logs, _one_coin_scores, _softmax_columns
-from ..aggregate.voting import _TIE_RTOL, vote_frequencies
+from ..aggregate.votes import _TIE_RTOL, vote_frequencies
 
 
 def add(*stats: tuple) -> tuple:

@@ -53,7 +53,7 @@ from ..dawid_skene.shared import (
     _safe_log,
     _softmax_columns,
 )
-from ..voting import _majority, hard_labels
+from ..votes import _majority, hard_labels
 from ._log import AnswerLog, Grow, Vocab
 
 
