@@ -120,12 +120,14 @@ def _metric_names(items: list[str] | None) -> list[str] | None:
         return None
     from ..errors import CrowdlearnError
     from ..identify import ALL_METRICS
+    from ..identify.regression import METRICS as REGRESSION_METRICS
 
     names = [n.strip() for item in items for n in item.split(",") if n.strip()]
     for n in names:
-        if n != "all" and n not in ALL_METRICS:
+        if n != "all" and n not in ALL_METRICS and n not in REGRESSION_METRICS:
             raise CrowdlearnError(f"-m: unknown metric {n!r} (choose from "
-                                  f"{', '.join(ALL_METRICS)}, or all)")
+                                  f"{', '.join(ALL_METRICS)}, or all; for regression "
+                                  f"answers: {', '.join(REGRESSION_METRICS)})")
     return names
 
 
@@ -146,6 +148,15 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else default_out_dir(args.data, "identify")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     metrics = _metric_names(args.metrics)
+    answers = load_answers(args)
+    if getattr(answers, "kind", "classification") == "regression":
+        from ._identify_regression import run_identify_regression
+
+        return run_identify_regression(args, answers, out_dir, metrics)
+    if metrics is not None:
+        from ..identify.regression import check_metrics
+
+        check_metrics(metrics, "classification")  # a metric of real values: one line
     if args.plot and metrics is not None and "all" not in metrics:
         from ..errors import CrowdlearnError
         from ..identify.plot import QUALITY_COLUMNS
@@ -153,7 +164,6 @@ def _run(args: argparse.Namespace) -> int:
         if "n-answers" not in metrics or not any(m in QUALITY_COLUMNS for m in metrics):
             raise CrowdlearnError("--plot needs -m n-answers and one of "
                                   f"{', '.join(QUALITY_COLUMNS)}")
-    answers = load_answers(args)
     if args.plot:
         from ._plots import workers_choice
 
