@@ -43,7 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "peerannot writes them, identification/<backbone>/aum/too_hard_<alpha>.txt and "
         "identification/<backbone>/waum_<alpha>_<yang|pleiss>/too_hard_<alpha>.txt in the "
         "output folder ('-1 <task number>' lines: peerannot train --path-remove FILE, "
-        "crowdlearn fit/train --exclude FILE).",
+        "crowdlearn fit/train --exclude FILE). Real-valued answers (regression; -s bias-scale "
+        "by default): workers n-answers, bias, scale, noise-sd, abs-deviation, "
+        "peer-correlation, truth-mae, truth-correlation, spammer (peer-correlation < 0.2), "
+        "adversarial (peer-correlation significantly below -0.2), unreliable (noise-sd > 2x "
+        "the crowd's median); tasks estimate, n-answers, posterior-sd, answer-sd; data set "
+        "krippendorff-alpha (interval); figures workers, parameters, values, ambiguity, "
+        "truth. Metrics of the other kind are refused.",
     )
     add_input_arguments(p)
     p.add_argument("-s", "--strategy", default="default",
