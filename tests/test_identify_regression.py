@@ -219,3 +219,17 @@ def test_movie_reviews_spammers() -> None:
     assert (spam["truth-correlation"] < 0.2).all()
     busy = w[(w["n-answers"] >= 100) & ~w["spammer"]]
     assert len(busy) >= 10 and (busy["truth-correlation"] > 0.75).all()
+
+
+def test_cli_identify_draws_a_regression_fit(planted_csv, tmp_path: Path) -> None:
+    path, _ = planted_csv
+    fit = tmp_path / "fit"
+    fit.mkdir()
+    (fit / "results.json").write_text(json.dumps({  # as fit --kind regression writes it
+        "kind": "regression", "history": {"epoch": [1, 2], "train_loss": [0.05, 0.03],
+                                          "val_loss": [0.04, 0.035]}}))
+    out = tmp_path / "diag"
+    assert main(["identify", str(path), "--kind", "regression", "--plot", "--fit", str(fit),
+                 "-m", "n-answers,peer-correlation", "-o", str(out), "--quiet"]) == 0
+    assert (out / "training.png").stat().st_size > 1000
+    assert not (out / "parameters.png").exists()  # scale and bias were not asked for
