@@ -156,7 +156,8 @@ def test_cli_identify_on_real_values(planted, planted_csv, tmp_path: Path,
     assert "answers read as real values (regression)" in captured.err
     printed = captured.out
     assert "spammer workers: 3: s-constant, s-random-1, s-random-2" in printed
-    assert "most ambiguous tasks (by posterior-sd)" in printed and "estimates vs truth" in printed
+    assert "most ambiguous tasks (by posterior-sd, then answer-sd)" in printed
+    assert "estimates vs truth" in printed
     workers = pd.read_csv(out / "workers.csv")
     assert sorted(workers["worker"][workers["adversarial"]]) == sorted(kinds["adversarial"])
     assert {"bias", "scale", "noise-sd", "peer-correlation", "truth-mae"} <= set(workers)

@@ -128,9 +128,11 @@ def _print_summary(answers: Any, d: Any, info: dict[str, Any], out_dir: Path,
         print(f"estimates vs truth: R^2 {s['r2']:.4f}, MAE {s['mae']:.4f} on {s['n']} tasks")
     key = next((k for k in ("posterior-sd", "answer-sd") if k in d.tasks), None)
     if key is not None and len(d.tasks):
-        top = d.tasks.sort_values(key, ascending=False, kind="stable", na_position="last")
+        # ties (mean, median: one posterior sd per answer count) broken by the answers' spread
+        by = [key] + (["answer-sd"] if key != "answer-sd" and "answer-sd" in d.tasks else [])
+        top = d.tasks.sort_values(by, ascending=False, kind="stable", na_position="last")
         cols = ["task", "estimate"] + [c for c in ("posterior-sd", "answer-sd") if c in top]
-        print(f"most ambiguous tasks (by {key}):")
+        print(f"most ambiguous tasks (by {', then '.join(by)}):")
         rows = zip(*(top.head(SHOWN_TASKS)[c].tolist() for c in cols), strict=True)
         print(format_table([list(r) for r in rows], cols))
     print(f"wrote workers.csv, tasks.csv, dataset.json to {out_dir}")

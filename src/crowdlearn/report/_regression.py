@@ -122,9 +122,10 @@ def regression_context(answers: Any, strategies: Sequence[str] = ("default",), *
         worker_cols = [c for c in worker_cols if not c.startswith("truth-")]
     flagged = w[flagged_mask].sort_values("n-answers", ascending=False, kind="stable")
     t = d.tasks
-    top = np.argsort(-np.nan_to_num(np.asarray(t["posterior-sd"], dtype=np.float64),
-                                    nan=-1.0), kind="stable")[:n_tasks]
     sd = np.asarray(t["answer-sd"], dtype=np.float64)
+    post = np.nan_to_num(np.asarray(t["posterior-sd"], dtype=np.float64), nan=-1.0)
+    # ties (mean, median: one posterior sd per answer count) broken by the answers' spread
+    top = np.lexsort((-np.nan_to_num(sd, nan=-1.0), -post))[:n_tasks]
     task_rows = [{"task": t["task"].iloc[i], "answers": text,
                   "estimate": t["estimate"].iloc[i], "posterior_sd": t["posterior-sd"].iloc[i],
                   "answer_sd": sd[i],
