@@ -270,3 +270,9 @@ POSITIVE = Float(0, low_open=True)
 SEED = Seed()
 #: how exact ties become hard labels
 TIE_BREAK = Choice("random", "first")
+#: incremental updates: earlier tasks revisited per task a batch touches (0: none)
+REFRESH = Float(0)
+#: the keyword arguments of ``partial_fit`` (:mod:`crowdlearn.aggregate.incremental`), checked
+#: at every call; ``aggregate --update`` checks its options against the same specs
+PARTIAL_FIT_SPECS: dict[str, Param] = {"n_iter": N_ITER, "refresh": REFRESH, "sweep": Bool(),
+                                       "sweep_every": Int(0)}

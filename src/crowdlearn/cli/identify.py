@@ -43,7 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "peerannot writes them, identification/<backbone>/aum/too_hard_<alpha>.txt and "
         "identification/<backbone>/waum_<alpha>_<yang|pleiss>/too_hard_<alpha>.txt in the "
         "output folder ('-1 <task number>' lines: peerannot train --path-remove FILE, "
-        "crowdlearn fit/train --exclude FILE).",
+        "crowdlearn fit/train --exclude FILE). Real-valued answers (regression; -s bias-scale "
+        "by default): workers n-answers, bias, scale, noise-sd, abs-deviation, "
+        "peer-correlation, truth-mae, truth-correlation, spammer (peer-correlation < 0.2), "
+        "adversarial (peer-correlation significantly below -0.2), unreliable (noise-sd > 2x "
+        "the crowd's median); tasks estimate, n-answers, posterior-sd, answer-sd; data set "
+        "krippendorff-alpha (interval); figures workers, parameters, values, ambiguity, "
+        "truth. Metrics of the other kind are refused.",
     )
     add_input_arguments(p)
     p.add_argument("-s", "--strategy", default="default",
@@ -120,12 +126,14 @@ def _metric_names(items: list[str] | None) -> list[str] | None:
         return None
     from ..errors import CrowdlearnError
     from ..identify import ALL_METRICS
+    from ..identify.regression import METRICS as REGRESSION_METRICS
 
     names = [n.strip() for item in items for n in item.split(",") if n.strip()]
     for n in names:
-        if n != "all" and n not in ALL_METRICS:
+        if n != "all" and n not in ALL_METRICS and n not in REGRESSION_METRICS:
             raise CrowdlearnError(f"-m: unknown metric {n!r} (choose from "
-                                  f"{', '.join(ALL_METRICS)}, or all)")
+                                  f"{', '.join(ALL_METRICS)}, or all; for regression "
+                                  f"answers: {', '.join(REGRESSION_METRICS)})")
     return names
 
 
@@ -146,6 +154,15 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else default_out_dir(args.data, "identify")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
     metrics = _metric_names(args.metrics)
+    answers = load_answers(args)
+    if getattr(answers, "kind", "classification") == "regression":
+        from ._identify_regression import run_identify_regression
+
+        return run_identify_regression(args, answers, out_dir, metrics)
+    if metrics is not None:
+        from ..identify.regression import check_metrics
+
+        check_metrics(metrics, "classification")  # a metric of real values: one line
     if args.plot and metrics is not None and "all" not in metrics:
         from ..errors import CrowdlearnError
         from ..identify.plot import QUALITY_COLUMNS
@@ -153,7 +170,6 @@ def _run(args: argparse.Namespace) -> int:
         if "n-answers" not in metrics or not any(m in QUALITY_COLUMNS for m in metrics):
             raise CrowdlearnError("--plot needs -m n-answers and one of "
                                   f"{', '.join(QUALITY_COLUMNS)}")
-    answers = load_answers(args)
     if args.plot:
         from ._plots import workers_choice
 

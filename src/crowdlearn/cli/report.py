@@ -24,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "known), worker quality with the flagged spammers and adversarial workers (the "
         "rules of `crowdlearn identify`, applied to the first strategy's model), the most "
         "ambiguous tasks with their votes, and, with --fit, the training results of a "
-        "`crowdlearn fit` output folder.",
+        "`crowdlearn fit` output folder. Real-valued answers get the regression page: "
+        "regression strategies compared by R^2 / MAE / RMSE, worker bias, scale and noise "
+        "with the flags of `crowdlearn identify` for real values, the tasks with the largest "
+        "posterior sd, the estimates against the truth.",
     )
     add_input_arguments(p)
     p.add_argument("-s", "--strategy", dest="strategies", action="extend", nargs="+",

@@ -17,6 +17,11 @@ The flag rules (:func:`~crowdlearn.identify.workers.spammer_flags`,
 * **spammer**: spam score (Raykar & Yu 2011) below 0.05;
 * **adversarial**: the confusion matrix's best-matching label permutation is not the identity
   and beats the diagonal by more than 0.2 per class.
+
+Real-valued answers (a :class:`~crowdlearn.real.RealAnswers`) get the regression diagnostics of
+:mod:`crowdlearn.identify.regression` (worker bias, scale, noise sd, correlation with the
+consensus, their own flag rules; task posterior sd and answer spread); a metric that scores
+class labels is refused for them in one line, and the other way round.
 """
 
 from __future__ import annotations
@@ -101,7 +106,9 @@ def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | N
 
     Parameters
     ----------
-    answers : Answers
+    answers : Answers or RealAnswers
+        Real values get the regression diagnostics (:mod:`crowdlearn.identify.regression`:
+        strategy ``"default"`` is ``bias-scale``, metrics from its ``METRICS``).
     strategy : str or Aggregator
         A strategy spec (``"ds"``, ``"glad[n_iter=50]"``) fitted here, or a fitted aggregator
         (fitted on ``answers``).
@@ -131,6 +138,21 @@ def identify(answers: Any, strategy: Any = "default", metrics: Iterable[str] | N
     """
     import pandas as pd
 
+    from ..kinds import kind_of
+    from .regression import check_metrics
+
+    if kind_of(answers) == "regression":
+        if items is not None:
+            from ..errors import CrowdlearnError
+
+            raise CrowdlearnError("aum and waum train a classifier on class labels: regression "
+                                  "answers take no items")
+        from .regression import identify_regression
+
+        return identify_regression(answers, strategy, metrics)
+    if metrics is not None:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        check_metrics(metrics, kind_of(answers))
     est = _fitted(answers, strategy, random_state)
     own = _strategy_name(est)
     if metrics is None:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 #: quality columns the figure can show, in order of preference
 QUALITY_COLUMNS = ("spam-score", "accuracy", "agreement", "peer-agreement", "trace",
                    "glad-ability", "mace-competence", "onecoin-skill")
+#: the same for real-valued answers (crowdlearn.identify.regression)
+REGRESSION_QUALITY_COLUMNS = ("peer-correlation", "truth-correlation")
 
 
 def plot_worker_quality(workers: Any, quality: str | None = None, *,
@@ -24,16 +26,18 @@ def plot_worker_quality(workers: Any, quality: str | None = None, *,
     """Scatter of each worker's number of answers (log scale) against a quality score.
 
     ``workers`` is the per-worker table of :func:`crowdlearn.identify.identify` (columns
-    ``n-answers`` and a quality column; ``spammer`` and ``adversarial`` flags are drawn in
-    their own colours, with their counts in the legend). ``quality`` defaults to the first
-    column of :data:`QUALITY_COLUMNS` present. Saved to ``path`` when given.
+    ``n-answers`` and a quality column; ``spammer``, ``adversarial`` and (regression)
+    ``unreliable`` flags are drawn in their own colours, with their counts in the legend).
+    ``quality`` defaults to the first column of :data:`QUALITY_COLUMNS`, then of
+    :data:`REGRESSION_QUALITY_COLUMNS`, present. Saved to ``path`` when given.
     """
     from matplotlib.figure import Figure
 
     from ..errors import CrowdlearnError
 
     if quality is None:
-        quality = next((c for c in QUALITY_COLUMNS if c in workers), None)
+        quality = next((c for c in QUALITY_COLUMNS + REGRESSION_QUALITY_COLUMNS
+                        if c in workers), None)
     if "n-answers" not in workers or quality is None or quality not in workers:
         raise CrowdlearnError("the worker-quality figure needs the n-answers metric and one of "
                               f"{', '.join(QUALITY_COLUMNS)}")
@@ -45,10 +49,13 @@ def plot_worker_quality(workers: Any, quality: str | None = None, *,
         np.zeros(len(n), dtype=bool)
     adv = np.asarray(workers["adversarial"], dtype=bool) if "adversarial" in workers else \
         np.zeros(len(n), dtype=bool)
-    rest = ~(spam | adv)
+    unrel = np.asarray(workers["unreliable"], dtype=bool) if "unreliable" in workers else \
+        np.zeros(len(n), dtype=bool)
+    rest = ~(spam | adv | unrel)
     groups = [(rest, "other workers", "tab:blue", "o"),
               (spam, "spammers", "tab:red", "x"),
-              (adv, "adversarial", "tab:orange", "s")]
+              (adv, "adversarial", "tab:orange", "s"),
+              (unrel, "unreliable", "tab:purple", "^")]
     for mask, label, colour, marker in groups:
         if mask.any() or label == "other workers":
             ax.scatter(n[mask], y[mask], s=18, c=colour, marker=marker, alpha=0.7,
@@ -164,6 +171,10 @@ def plot_fit_history(fit_dir: str | os.PathLike[str], *,
     # the per-epoch curves are the lists of results.json (train_loss, val_loss, ...)
     history = {k: v for k, v in results.items() if isinstance(v, list)
                and ("loss" in k or k.endswith("accuracy"))} if isinstance(results, dict) else {}
+    nested = results.get("history") if isinstance(results, dict) else None
+    if not history and isinstance(nested, dict):  # a regression fit: {"history": {...}}
+        history = {k: v for k, v in nested.items() if isinstance(v, list)
+                   and ("loss" in k or k.endswith("accuracy"))}
     try:
         fig = plot_training_history(history)
     except ValueError as exc:

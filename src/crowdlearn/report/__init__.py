@@ -6,6 +6,8 @@ HTML page from the Jinja2 template ``templates/report.html.j2``: the data set su
 strategy comparison (the best row marked when truth is known, as
 :mod:`crowdlearn.aggregate.comparison` marks it), worker quality with the flagged workers, the
 most ambiguous tasks with their votes, and, given a ``fit`` output folder, its training results.
+Real-valued answers get the regression page of :mod:`._regression` (template
+``templates/report_regression.html.j2``).
 Figures are PNGs embedded as ``data:`` URIs and the CSS is inline, so the page needs no network
 and no other file. :func:`write_report` writes it atomically.
 
@@ -132,6 +134,11 @@ def report_context(answers: Any, strategies: Sequence[str] = ("default",), *,
 
     start = time.perf_counter()
     fit = _read_fit(fit_dir) if fit_dir is not None else None  # bad input before any work
+    if getattr(answers, "kind", "classification") == "regression":
+        from ._regression import regression_context
+
+        return regression_context(answers, strategies, fit=fit, fit_dir=fit_dir,
+                                  n_tasks=N_TASKS, n_flagged=N_FLAGGED)
     specs = _strategy_names(strategies)
     rows, est = _comparison(answers, specs, random_state)
     if est is None:
@@ -224,7 +231,9 @@ def render_report(context: dict[str, Any]) -> str:
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True)
     env.filters["num"] = _num
-    return env.get_template("report.html.j2").render(version=__version__, **context)
+    name = "report_regression.html.j2" if context.get("kind") == "regression" else \
+        "report.html.j2"
+    return env.get_template(name).render(version=__version__, **context)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -248,7 +257,9 @@ def build_report(answers: Any, strategies: Sequence[str] = ("default",), *,
 
     Parameters
     ----------
-    answers : Answers
+    answers : Answers or RealAnswers
+        Real values get the regression page (regression strategies, ``"default"`` is
+        ``bias-scale``; diagnostics of :mod:`crowdlearn.identify.regression`).
     strategies : sequence of str
         Strategy specs (``"ds"``, ``"glad[n_iter=50]"``, comma-separated lists, ``"all"``) to
         compare; the first one's labels, posteriors and confusion matrices are the ones the

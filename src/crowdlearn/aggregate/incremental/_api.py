@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ...errors import CrowdlearnError
-from ...params import check_params, specs_of
+from ...params import PARTIAL_FIT_SPECS, check_params, specs_of
 
 if TYPE_CHECKING:
     from ._states import _State
@@ -49,6 +49,9 @@ class IncrementalMixin:
         """
         from ..base import _as_answers
 
+        check_params(f"{type(self).__name__}.partial_fit", PARTIAL_FIT_SPECS,
+                     {"n_iter": n_iter, "refresh": refresh, "sweep": sweep,
+                      "sweep_every": sweep_every})
         start = time.perf_counter()
         state = self._incremental_state()
         answers, _ = _as_answers(new_answers)
