@@ -233,3 +233,14 @@ def test_glad_state_rebuilt_after_a_lost_worker_is_detected():
     assert _step(st, 0, lambda s: s.rounds) == 1
     with pytest.raises(CrowdlearnError, match="lost"):
         _step(GladState(Partition(a), np.ones(5), 1.0), 3, lambda s: 0)
+
+
+@pytest.mark.parametrize("flags", [["--update", "STATE"], ["--update-refresh", "0"]])
+def test_cli_engine_dask_refuses_incremental_updates(tmp_path, capsys, flags):
+    answers = tmp_path / "a.csv"
+    answers.write_text("task,worker,label\n0,0,1\n0,1,1\n1,0,0\n", encoding="utf-8")
+    flags = [str(tmp_path / "state") if f == "STATE" else f for f in flags]
+    assert main(["aggregate", str(answers), "--engine", "dask", "-o", str(tmp_path / "o"),
+                 *flags, "--quiet"]) == 2
+    assert f"{flags[0]} is not supported with --engine dask" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -40,8 +40,10 @@ def run_dask(args: argparse.Namespace, default_strategy: str) -> int:
     from ..errors import CrowdlearnError
     from ._common import _class_list, default_out_dir, parse_params
 
-    for flag, value in (("--truth", args.truth), ("--gold", args.gold)):
-        if value:
+    for flag, value in (("--truth", args.truth), ("--gold", args.gold),
+                        ("--update", getattr(args, "update", None)),
+                        ("--update-refresh", getattr(args, "update_refresh", None))):
+        if value not in (None, ""):
             raise CrowdlearnError(f"{flag} is not supported with --engine dask")
     if args.strategy.strip().lower() == "all":
         raise CrowdlearnError("-s all is not supported with --engine dask")
