@@ -3,10 +3,10 @@
 Run from the repository root with ``CROWDLEARN_DATA`` pointing at the data root (the folder
 holding ``music/``)::
 
-    python benchmarks/music.py                    # the table: every row x 5 seeds (~9 min on 2 cores)
+    python benchmarks/music.py                    # the table: every row x 5 seeds (~9 min)
     python benchmarks/music.py --quick            # 1 seed, 10 epochs (a smoke test)
     python benchmarks/music.py --strategies geocrowdnet-w mv-hard --seeds 3
-    python benchmarks/music.py --tune             # the hyperparameter search (hours; --tune-cache resumes)
+    python benchmarks/music.py --tune             # the search (hours; see --tune-cache)
 
 Data (Rodrigues & Pereira, AAAI 2018): 700 training songs with 2,945 answers from 44 workers
 (``music_genre_mturk.csv``), the songs' 124 audio features (``music_genre_gold.csv``, whose
@@ -399,6 +399,9 @@ def _choose(values: Sequence[Any], units_of, base: list[float], incumbent: Any, 
     (``base``) exceeds one standard error, the largest such gain; otherwise the incumbent.
     Every candidate is printed and logged (``record`` + value, eacc, gain, se)."""
     best_v, best_gain = incumbent, 0.0
+    if incumbent not in values:  # e.g. head_lr=None, the row's default rate
+        print(f"  {label} = {_fmt_value(incumbent):<8}  eacc {np.mean(base):.4f}  (incumbent)",
+              flush=True)
     for v in values:
         units = units_of(v)
         gain, se = _paired(units, base)
