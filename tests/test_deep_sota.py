@@ -225,6 +225,32 @@ def test_coinnet_outliers_learn_at_the_classifiers_rate() -> None:
         assert float(moved) == pytest.approx(1e-3 * factor, rel=1e-3)
 
 
+def test_coinnet_recovers_planted_outliers() -> None:
+    """Planted instance-dependent outliers (on 15% of the items one annotator answers ``y + 1``
+    whatever its confusion) get the largest outlier vectors, and the classifier stays right."""
+    rng = np.random.default_rng(0)
+    n, d = 300, 8
+    means = rng.normal(size=(K, d))
+    means *= 3.0 / np.linalg.norm(means, axis=1, keepdims=True)
+    y = rng.integers(K, size=n)
+    x = (means[y] + rng.normal(size=(n, d))).astype(np.float32)
+    task, worker = np.repeat(np.arange(n), M), np.tile(np.arange(M), n)
+    label = np.where(rng.random(n * M) < 0.85, y[task],
+                     (y[task] + rng.integers(1, K, size=n * M)) % K)
+    planted = (rng.random(n) < 0.15)[task] & (worker == rng.integers(M, size=n)[task])
+    label = np.where(planted, (y[task] + 1) % K, label)
+    answers = Answers.from_arrays(task=task, worker=worker, label=label, n_classes=K)
+    clf = CrowdClassifier("mlp", "coinnet", n_epochs=30, batch_size=64, val_fraction=0.0,
+                          seed=0, device="cpu").fit(x, answers)
+    e = clf.head_.outliers.detach()
+    size = (e - e.mean(1, keepdim=True)).norm(dim=1).numpy()   # answers in task order = ours
+    rank = size.argsort().argsort()                            # AUC by the rank-sum formula
+    n_pos, n_neg = int(planted.sum()), int((~planted).sum())
+    auc = (rank[planted].sum() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg)
+    assert auc > 0.85
+    assert clf.score(x, y) > 0.9
+
+
 def test_unionnet_union_is_one_distribution_per_class() -> None:
     head = _head("unionnet")
     with torch.no_grad():
