@@ -66,8 +66,11 @@ class COINNet(CCEM):
     outlier_lr_factor:
         The outliers learn at this multiple of the *classifier's* learning rate, whatever the
         head's ``head_lr`` (1: one rate for the classifier and the outliers, as the authors'
-        single Adam optimiser). At the CCEM family's ``10 x lr`` every answer's outlier
-        absorbs its answer within a few epochs and the classifier learns from what is left.
+        single Adam optimiser). At the CCEM family's ``10 x lr`` the outliers absorb the
+        answers: on Music (``benchmarks/music.py``) the crowd-only cross-validation score
+        (``eacc``) falls from 0.598 to 0.532; the code before this default (10 x lr and the
+        penalty summed over the batch) ended with 85% of the answers' outliers above norm 0.3,
+        eacc 0.556 and 65.9% test accuracy against 71.4% (5 seeds).
     """
 
     default_lam = 0.01
