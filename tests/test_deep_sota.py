@@ -169,10 +169,86 @@ def test_coinnet_outliers_index_the_answers_and_vanish_at_zero() -> None:
     ccem = CCEM(K, M)
     torch.testing.assert_close(head.answer_log_probs(logits, batch),
                                ccem.answer_log_probs(logits, batch))
-    assert float(head.regularizer(logits, batch)) == pytest.approx(3 * 0.01 * 1e-10 ** 0.2)
+    assert float(head.regularizer(logits, batch)) == pytest.approx(0.01 * 1e-10 ** 0.2)
     with torch.no_grad():
         head.outliers[expect[0]] = torch.tensor([0.5, -0.5, 0.0])
-    assert float(head.regularizer(logits, batch)) > 0.01 * 0.5 ** 0.4
+    assert float(head.regularizer(logits, batch)) > 0.01 * 0.5 ** 0.4 / 3
+
+
+def test_coinnet_penalty_is_the_mean_over_the_batch_items() -> None:
+    """Brute force: mu * mean over the batch's answered items of (sum of the squared centred
+    outliers of the item's answers + 1e-10)^(p/2), as the authors' code (sum / batch size)."""
+    data, answers = small_batch()
+    mu, p = 0.3, 0.6
+    head = _head("coinnet", lam=0.0, mu=mu, p=p)
+    head.setup(answers, np.arange(answers.n_tasks))
+    with torch.no_grad():
+        head.outliers.copy_(torch.randn_like(head.outliers))
+    ids = [5, 0, 2, 3]
+    batch = data.batch(torch.tensor(ids))
+    ptr = answers.task_indptr
+    e = head.outliers.detach().double().numpy()
+    terms = []
+    for t in ids:
+        rows = e[ptr[t]:ptr[t + 1]]
+        if len(rows):
+            centred = rows - rows.mean(axis=1, keepdims=True)
+            terms.append(((centred ** 2).sum() + 1e-10) ** (p / 2))
+    expect = mu * sum(terms) / len(terms)
+    assert float(head.regularizer(torch.randn(len(ids), K), batch)) == pytest.approx(expect,
+                                                                                  rel=1e-5)
+
+
+def test_coinnet_outliers_learn_at_the_classifiers_rate() -> None:
+    """One Adam optimiser at one rate for the classifier and the outliers (the authors' code):
+    the confusions keep the head's rate, the outliers get lr * outlier_lr_factor."""
+    from crowdlearn.deep.backbones import make_backbone
+    from crowdlearn.deep.train import CrowdModel, TrainConfig, _make_optimizer
+
+    data, answers = small_batch()
+    for factor in (1.0, 0.5):
+        head = _head("coinnet", outlier_lr_factor=factor)
+        head.setup(answers, np.arange(answers.n_tasks))
+        model = CrowdModel(make_backbone("mlp", (5,), K), head)
+        opt = _make_optimizer(model, TrainConfig(lr=1e-3, head_lr=1e-2))
+        rate = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+        assert rate[id(head.outliers)] == pytest.approx(1e-3 * factor)
+        assert rate[id(head.confusion_logits)] == pytest.approx(1e-2)
+        assert len(rate) == len(list(model.parameters()))
+        # Adam's first step moves every outlier entry with a gradient by about its rate
+        batch = data.batch(torch.arange(answers.n_tasks))
+        before = head.outliers.detach().clone()
+        opt.zero_grad()
+        model.head.loss(model(batch.x), batch).backward()
+        opt.step()
+        moved = (head.outliers.detach() - before).abs().max()
+        assert float(moved) == pytest.approx(1e-3 * factor, rel=1e-3)
+
+
+def test_coinnet_recovers_planted_outliers() -> None:
+    """Planted instance-dependent outliers (on 15% of the items one annotator answers ``y + 1``
+    whatever its confusion) get the largest outlier vectors, and the classifier stays right."""
+    rng = np.random.default_rng(0)
+    n, d = 300, 8
+    means = rng.normal(size=(K, d))
+    means *= 3.0 / np.linalg.norm(means, axis=1, keepdims=True)
+    y = rng.integers(K, size=n)
+    x = (means[y] + rng.normal(size=(n, d))).astype(np.float32)
+    task, worker = np.repeat(np.arange(n), M), np.tile(np.arange(M), n)
+    label = np.where(rng.random(n * M) < 0.85, y[task],
+                     (y[task] + rng.integers(1, K, size=n * M)) % K)
+    planted = (rng.random(n) < 0.15)[task] & (worker == rng.integers(M, size=n)[task])
+    label = np.where(planted, (y[task] + 1) % K, label)
+    answers = Answers.from_arrays(task=task, worker=worker, label=label, n_classes=K)
+    clf = CrowdClassifier("mlp", "coinnet", n_epochs=30, batch_size=64, val_fraction=0.0,
+                          seed=0, device="cpu").fit(x, answers)
+    e = clf.head_.outliers.detach()
+    size = (e - e.mean(1, keepdim=True)).norm(dim=1).numpy()   # answers in task order = ours
+    rank = size.argsort().argsort()                            # AUC by the rank-sum formula
+    n_pos, n_neg = int(planted.sum()), int((~planted).sum())
+    auc = (rank[planted].sum() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg)
+    assert auc > 0.85
+    assert clf.score(x, y) > 0.9
 
 
 def test_unionnet_union_is_one_distribution_per_class() -> None:

@@ -139,12 +139,15 @@ def seed_everything(seed: int | None) -> None:
 
 def _make_optimizer(model: CrowdModel, cfg: TrainConfig) -> torch.optim.Optimizer:
     head_lr = cfg.lr if cfg.head_lr is None else cfg.head_lr
+    factors = model.head.lr_factors()  # head parameters at a multiple of the classifier's lr
+    head = [(n, p) for n, p in model.head.named_parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in model.backbone.parameters() if p.requires_grad],
          "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-        {"params": [p for p in model.head.parameters() if p.requires_grad],
+        {"params": [p for n, p in head if n not in factors],
          "lr": head_lr, "weight_decay": cfg.head_weight_decay},
-    ]
+    ] + [{"params": [p for n, p in head if n == name], "lr": cfg.lr * float(f),
+          "weight_decay": cfg.head_weight_decay} for name, f in factors.items()]
     groups = [g for g in groups if g["params"]]
     name = cfg.optimizer.lower()
     if name == "sgd":

@@ -156,6 +156,12 @@ class CrowdHead(nn.Module):
         """Extra loss term of the batch (0 unless the strategy has one)."""
         return 0.0
 
+    def lr_factors(self) -> dict[str, float]:
+        """Head parameters (by name) that learn at ``factor * lr``, a multiple of the
+        *classifier's* learning rate, instead of at ``head_lr`` (none by default; COINNet's
+        per-answer outliers)."""
+        return {}
+
     def confusions(self) -> Tensor | None:
         """Estimated (M x K x K) confusion matrices, rows = true class, rows sum to 1."""
         return None
