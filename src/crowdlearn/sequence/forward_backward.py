@@ -41,35 +41,38 @@ def forward_backward(log_emit: np.ndarray, mask: np.ndarray, start: np.ndarray,
     s_n, l_n, k_n = log_emit.shape
     if s_n == 0 or l_n == 0:
         return (np.zeros_like(log_emit), np.zeros((k_n, k_n)), np.zeros(k_n), 0.0)
-    shift = np.where(mask, log_emit.max(axis=2), 0.0)
-    emit = np.exp(log_emit - shift[:, :, None]) * mask[:, :, None]
-    alpha = np.empty((s_n, l_n, k_n))
-    scale = np.ones((s_n, l_n))
-    a = start[None, :] * emit[:, 0]
+    # rows sorted by decreasing length: at position t the live sentences are a leading block
+    lengths = mask.sum(axis=1)
+    order = np.argsort(-lengths, kind="stable")
+    n_at = np.searchsorted(-lengths[order], -np.arange(l_n), side="left")  # rows longer than t
+    lp = log_emit[order]
+    shift = np.where(mask[order], lp.max(axis=2), 0.0)
+    emit = np.exp(lp - shift[:, :, None])
+    alpha = np.zeros((s_n, l_n, k_n))
+    log_z = float(np.sum(shift * mask[order]))
     for t in range(l_n):
-        if t:
-            a = np.where(mask[:, t, None], (alpha[:, t - 1] @ trans) * emit[:, t],
-                         alpha[:, t - 1])
+        n = n_at[t]
+        a = start[None, :] * emit[:n, 0] if t == 0 else (alpha[:n, t - 1] @ trans) * emit[:n, t]
         c = a.sum(axis=1)
-        c = np.where(mask[:, t] & (c > 0), c, 1.0)
-        alpha[:, t] = a / c[:, None]
-        scale[:, t] = c
-    beta = np.ones((s_n, l_n, k_n))
+        c = np.where(c > 0, c, 1.0)
+        alpha[:n, t] = a / c[:, None]
+        log_z += float(np.log(c).sum())
+    beta = np.zeros((s_n, l_n, k_n))
+    beta[np.arange(s_n), np.maximum(lengths[order] - 1, 0)] = 1.0
     xi = np.zeros((k_n, k_n))
     for t in range(l_n - 2, -1, -1):
-        nxt = mask[:, t + 1]
-        eb = emit[:, t + 1] * beta[:, t + 1]                       # (S, K)
+        n = n_at[t + 1]                                            # rows with a token t + 1
+        eb = emit[:n, t + 1] * beta[:n, t + 1]                     # (n, K)
         b = eb @ trans.T
-        b = b / np.where(b.sum(axis=1, keepdims=True) > 0, b.sum(axis=1, keepdims=True), 1.0)
-        beta[:, t] = np.where(nxt[:, None], b, 1.0)
-        if nxt.any():
-            x = alpha[nxt, t][:, :, None] * trans[None] * eb[nxt][:, None, :]
-            tot = x.sum(axis=(1, 2), keepdims=True)
-            xi += (x / np.where(tot > 0, tot, 1.0)).sum(axis=0)
-    gamma = alpha * beta * mask[:, :, None]
-    norm = gamma.sum(axis=2, keepdims=True)
-    gamma = gamma / np.where(norm > 0, norm, 1.0)
-    log_z = float(np.sum(np.log(scale) * mask) + np.sum(shift * mask))
+        al = alpha[:n, t]
+        tot = (al * b).sum(axis=1)                                 # sum_ij al_i A_ij eb_j
+        xi += trans * ((al / np.where(tot > 0, tot, 1.0)[:, None]).T @ eb)
+        norm = b.sum(axis=1, keepdims=True)
+        beta[:n, t] = b / np.where(norm > 0, norm, 1.0)
+    gamma_sorted = alpha * beta
+    norm = gamma_sorted.sum(axis=2, keepdims=True)
+    gamma = np.empty_like(gamma_sorted)
+    gamma[order] = gamma_sorted / np.where(norm > 0, norm, 1.0)
     return gamma, xi, gamma[:, 0].sum(axis=0), log_z
 
 
