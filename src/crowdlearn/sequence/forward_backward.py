@@ -3,7 +3,9 @@
 Sentences are rows of padded arrays ``(S, L, K)``; ``mask[s, t]`` marks real tokens, which come
 first in each row. Emissions are given as log-scores per token and tag; start and transition
 scores as non-negative weights (probabilities, or the sub-normalised ``exp E[log A]`` of
-variational Bayes). Every step is a batched product over all sentences at one position.
+variational Bayes). Every step is a batched product over all sentences at one position; the
+forward-backward pass works on the real tokens only (sentences sorted by length, stored position
+by position), never on the padding.
 """
 
 from __future__ import annotations
@@ -41,39 +43,51 @@ def forward_backward(log_emit: np.ndarray, mask: np.ndarray, start: np.ndarray,
     s_n, l_n, k_n = log_emit.shape
     if s_n == 0 or l_n == 0:
         return (np.zeros_like(log_emit), np.zeros((k_n, k_n)), np.zeros(k_n), 0.0)
-    # rows sorted by decreasing length: at position t the live sentences are a leading block
+    # packed, position-major layout of the real tokens only: sentences sorted by decreasing
+    # length, so the sentences alive at position t are a leading block of n_at[t] rows, stored
+    # at off[t]:off[t] + n_at[t] (their predecessors at off[t - 1]:off[t - 1] + n_at[t])
     lengths = mask.sum(axis=1)
     order = np.argsort(-lengths, kind="stable")
-    n_at = np.searchsorted(-lengths[order], -np.arange(l_n), side="left")  # rows longer than t
-    lp = log_emit[order]
-    shift = np.where(mask[order], lp.max(axis=2), 0.0)
-    emit = np.exp(lp - shift[:, :, None])
-    alpha = np.zeros((s_n, l_n, k_n))
-    log_z = float(np.sum(shift * mask[order]))
+    n_at = np.searchsorted(-lengths[order], -np.arange(l_n), side="left")
+    off = np.concatenate([[0], np.cumsum(n_at)])
+    n_tok = int(off[-1])
+    pos_p = np.repeat(np.arange(l_n), n_at)
+    row_p = order[np.arange(n_tok) - off[pos_p]]
+    lp = log_emit[row_p, pos_p]                                    # (tokens, K)
+    shift = lp.max(axis=1) if n_tok else np.zeros(0)
+    emit = np.exp(lp - shift[:, None])
+    alpha = np.empty((n_tok, k_n))
+    log_c = np.zeros(n_tok)
     for t in range(l_n):
-        n = n_at[t]
-        a = start[None, :] * emit[:n, 0] if t == 0 else (alpha[:n, t - 1] @ trans) * emit[:n, t]
+        a0, n = off[t], n_at[t]
+        if n == 0:
+            break
+        prev = start[None, :] if t == 0 else alpha[off[t - 1]:off[t - 1] + n] @ trans
+        a = prev * emit[a0:a0 + n]
         c = a.sum(axis=1)
         c = np.where(c > 0, c, 1.0)
-        alpha[:n, t] = a / c[:, None]
-        log_z += float(np.log(c).sum())
-    beta = np.zeros((s_n, l_n, k_n))
-    beta[np.arange(s_n), np.maximum(lengths[order] - 1, 0)] = 1.0
+        alpha[a0:a0 + n] = a / c[:, None]
+        log_c[a0:a0 + n] = np.log(c)
+    beta = np.ones((n_tok, k_n))
     xi = np.zeros((k_n, k_n))
     for t in range(l_n - 2, -1, -1):
         n = n_at[t + 1]                                            # rows with a token t + 1
-        eb = emit[:n, t + 1] * beta[:n, t + 1]                     # (n, K)
+        if n == 0:
+            continue
+        b0, a0 = off[t + 1], off[t]
+        eb = emit[b0:b0 + n] * beta[b0:b0 + n]                     # (n, K)
         b = eb @ trans.T
-        al = alpha[:n, t]
+        al = alpha[a0:a0 + n]
         tot = (al * b).sum(axis=1)                                 # sum_ij al_i A_ij eb_j
         xi += trans * ((al / np.where(tot > 0, tot, 1.0)[:, None]).T @ eb)
         norm = b.sum(axis=1, keepdims=True)
-        beta[:n, t] = b / np.where(norm > 0, norm, 1.0)
-    gamma_sorted = alpha * beta
-    norm = gamma_sorted.sum(axis=2, keepdims=True)
-    gamma = np.empty_like(gamma_sorted)
-    gamma[order] = gamma_sorted / np.where(norm > 0, norm, 1.0)
-    return gamma, xi, gamma[:, 0].sum(axis=0), log_z
+        beta[a0:a0 + n] = b / np.where(norm > 0, norm, 1.0)
+    g = alpha * beta
+    norm = g.sum(axis=1, keepdims=True)
+    g /= np.where(norm > 0, norm, 1.0)
+    gamma = np.zeros_like(log_emit, dtype=float)
+    gamma[row_p, pos_p] = g
+    return gamma, xi, g[:n_at[0]].sum(axis=0), float(log_c.sum() + shift.sum())
 
 
 def viterbi(log_emit: np.ndarray, mask: np.ndarray, log_start: np.ndarray,
