@@ -71,8 +71,8 @@ class HMMCrowd:
     the span F1 of every combination.
 
     Mean-field variational Bayes: :math:`q(h)` comes from one forward-backward pass over all
-    sentences at once (batched padded arrays, a loop over positions only) with the weights
-    :math:`\exp E[\log A]`, :math:`\exp E[\log \rho]` and emission scores
+    sentences at once (batched, a loop over positions only, padding never touched) with the
+    weights :math:`\exp E[\log A]`, :math:`\exp E[\log \rho]` and emission scores
     :math:`\sum_{w} E[\log \pi^w]` gathered by one sparse product over the token answers; the
     Dirichlet posteriors add the expected counts (confusions: incidence :math:`^\top` marginals;
     transitions: the summed pairwise marginals). Iterations run on the EM skeleton
