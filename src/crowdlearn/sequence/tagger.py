@@ -83,7 +83,8 @@ class CrowdTagger:
         5 epochs; ``0``: none). Without it the tagger, facing near-uniform annotator outputs
         at the identity start, settles on the dominant ``O`` tag: on ner-mturk (document CV,
         12 epochs, no warm start) span F1 0.0 at ``head_lr=lr``, 22.7 at ``10 * lr``; with
-        the default 5 epochs 60.0, above the MV-trained tagger's 58.1.
+        the default 5 epochs 60.0 (12 epochs), 59.4 with early-stopped epochs (below the
+        MV-trained tagger's 61.8 then; ``benchmarks/sequence_taggers.py``).
     val_fraction:
         Share of sentences (of groups, when ``fit`` gets ``groups``) held out for the selection
         of the epoch by their crowd answers' loss; ``0``: keep the last epoch.
