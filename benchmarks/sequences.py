@@ -46,9 +46,10 @@ AGGREGATORS: list[tuple[str, str, str]] = [
 # ``(SequenceAnswers) -> per-token tag indices`` scored the same way:
 def _tagger(strategy: str) -> Any:
     def predict(seq: Any) -> Any:
-        from sequence_taggers import N_EPOCHS, cross_validated_labels
+        from sequence_taggers import N_EPOCHS, PATIENCE, cross_validated_labels
 
-        return cross_validated_labels(seq, strategy, n_epochs=N_EPOCHS, device="cpu")[0]
+        return cross_validated_labels(seq, strategy, n_epochs=N_EPOCHS, patience=PATIENCE,
+                                      device="cpu")[0]
 
     return predict
 

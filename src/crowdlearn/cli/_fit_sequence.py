@@ -20,7 +20,7 @@ from typing import Any
 from .. import deep_defaults as D
 
 #: CrowdTagger's settings where ``fit``'s options keep their classification defaults
-SEQUENCE_DEFAULTS = {"n_epochs": 30, "batch_size": 32, "lr": 2e-3}
+SEQUENCE_DEFAULTS = {"n_epochs": 60, "batch_size": 32, "lr": 2e-3}  # epochs: a cap, --patience 5
 
 
 def is_sequence_input(args: argparse.Namespace) -> bool:

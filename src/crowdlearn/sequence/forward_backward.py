@@ -3,7 +3,9 @@
 Sentences are rows of padded arrays ``(S, L, K)``; ``mask[s, t]`` marks real tokens, which come
 first in each row. Emissions are given as log-scores per token and tag; start and transition
 scores as non-negative weights (probabilities, or the sub-normalised ``exp E[log A]`` of
-variational Bayes). Every step is a batched product over all sentences at one position.
+variational Bayes). Every step is a batched product over all sentences at one position; the
+forward-backward pass works on the real tokens only (sentences sorted by length, stored position
+by position), never on the padding.
 """
 
 from __future__ import annotations
@@ -41,36 +43,51 @@ def forward_backward(log_emit: np.ndarray, mask: np.ndarray, start: np.ndarray,
     s_n, l_n, k_n = log_emit.shape
     if s_n == 0 or l_n == 0:
         return (np.zeros_like(log_emit), np.zeros((k_n, k_n)), np.zeros(k_n), 0.0)
-    shift = np.where(mask, log_emit.max(axis=2), 0.0)
-    emit = np.exp(log_emit - shift[:, :, None]) * mask[:, :, None]
-    alpha = np.empty((s_n, l_n, k_n))
-    scale = np.ones((s_n, l_n))
-    a = start[None, :] * emit[:, 0]
+    # packed, position-major layout of the real tokens only: sentences sorted by decreasing
+    # length, so the sentences alive at position t are a leading block of n_at[t] rows, stored
+    # at off[t]:off[t] + n_at[t] (their predecessors at off[t - 1]:off[t - 1] + n_at[t])
+    lengths = mask.sum(axis=1)
+    order = np.argsort(-lengths, kind="stable")
+    n_at = np.searchsorted(-lengths[order], -np.arange(l_n), side="left")
+    off = np.concatenate([[0], np.cumsum(n_at)])
+    n_tok = int(off[-1])
+    pos_p = np.repeat(np.arange(l_n), n_at)
+    row_p = order[np.arange(n_tok) - off[pos_p]]
+    lp = log_emit[row_p, pos_p]                                    # (tokens, K)
+    shift = lp.max(axis=1) if n_tok else np.zeros(0)
+    emit = np.exp(lp - shift[:, None])
+    alpha = np.empty((n_tok, k_n))
+    log_c = np.zeros(n_tok)
     for t in range(l_n):
-        if t:
-            a = np.where(mask[:, t, None], (alpha[:, t - 1] @ trans) * emit[:, t],
-                         alpha[:, t - 1])
+        a0, n = off[t], n_at[t]
+        if n == 0:
+            break
+        prev = start[None, :] if t == 0 else alpha[off[t - 1]:off[t - 1] + n] @ trans
+        a = prev * emit[a0:a0 + n]
         c = a.sum(axis=1)
-        c = np.where(mask[:, t] & (c > 0), c, 1.0)
-        alpha[:, t] = a / c[:, None]
-        scale[:, t] = c
-    beta = np.ones((s_n, l_n, k_n))
+        c = np.where(c > 0, c, 1.0)
+        alpha[a0:a0 + n] = a / c[:, None]
+        log_c[a0:a0 + n] = np.log(c)
+    beta = np.ones((n_tok, k_n))
     xi = np.zeros((k_n, k_n))
     for t in range(l_n - 2, -1, -1):
-        nxt = mask[:, t + 1]
-        eb = emit[:, t + 1] * beta[:, t + 1]                       # (S, K)
+        n = n_at[t + 1]                                            # rows with a token t + 1
+        if n == 0:
+            continue
+        b0, a0 = off[t + 1], off[t]
+        eb = emit[b0:b0 + n] * beta[b0:b0 + n]                     # (n, K)
         b = eb @ trans.T
-        b = b / np.where(b.sum(axis=1, keepdims=True) > 0, b.sum(axis=1, keepdims=True), 1.0)
-        beta[:, t] = np.where(nxt[:, None], b, 1.0)
-        if nxt.any():
-            x = alpha[nxt, t][:, :, None] * trans[None] * eb[nxt][:, None, :]
-            tot = x.sum(axis=(1, 2), keepdims=True)
-            xi += (x / np.where(tot > 0, tot, 1.0)).sum(axis=0)
-    gamma = alpha * beta * mask[:, :, None]
-    norm = gamma.sum(axis=2, keepdims=True)
-    gamma = gamma / np.where(norm > 0, norm, 1.0)
-    log_z = float(np.sum(np.log(scale) * mask) + np.sum(shift * mask))
-    return gamma, xi, gamma[:, 0].sum(axis=0), log_z
+        al = alpha[a0:a0 + n]
+        tot = (al * b).sum(axis=1)                                 # sum_ij al_i A_ij eb_j
+        xi += trans * ((al / np.where(tot > 0, tot, 1.0)[:, None]).T @ eb)
+        norm = b.sum(axis=1, keepdims=True)
+        beta[a0:a0 + n] = b / np.where(norm > 0, norm, 1.0)
+    g = alpha * beta
+    norm = g.sum(axis=1, keepdims=True)
+    g /= np.where(norm > 0, norm, 1.0)
+    gamma = np.zeros_like(log_emit, dtype=float)
+    gamma[row_p, pos_p] = g
+    return gamma, xi, g[:n_at[0]].sum(axis=0), float(log_c.sum() + shift.sum())
 
 
 def viterbi(log_emit: np.ndarray, mask: np.ndarray, log_start: np.ndarray,
