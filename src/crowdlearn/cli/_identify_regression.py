@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrowdlearnError
+from .identify import _number, _plain, _print_written
 
 #: how many of the most ambiguous tasks the summary lists
 SHOWN_TASKS = 5
@@ -135,21 +136,4 @@ def _print_summary(answers: Any, d: Any, info: dict[str, Any], out_dir: Path,
         print(f"most ambiguous tasks (by {', then '.join(by)}):")
         rows = zip(*(top.head(SHOWN_TASKS)[c].tolist() for c in cols), strict=True)
         print(format_table([list(r) for r in rows], cols))
-    print(f"wrote workers.csv, tasks.csv, dataset.json to {out_dir}")
-    for name, note in figures.items():
-        print(f"  {name}" + (f": {note}" if note else ""))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _number(value: Any) -> Any:
-    import math
-
-    if value is None:
-        return None
-    if isinstance(value, (int,)) and not isinstance(value, bool):
-        return value
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
+    _print_written(out_dir, figures)

@@ -372,6 +372,10 @@ def _print_summary(answers: Any, d: Any, flagged: dict, seconds: float, out_dir:
         cols = ["task", "label", "confidence", key]
         rows = zip(*(top[c].tolist() for c in cols), strict=True)
         print(format_table([list(r) for r in rows], cols))
+    _print_written(out_dir, figures)
+
+
+def _print_written(out_dir: Path, figures: dict[str, str | None]) -> None:
     print(f"wrote workers.csv, tasks.csv, dataset.json to {out_dir}")
     for name, note in figures.items():
         print(f"  {name}" + (f": {note}" if note else ""))
@@ -381,7 +385,13 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _number(value: float) -> float | None:
+def _number(value: Any) -> Any:
+    """A JSON-safe number: None for a missing, NaN or infinite value; whole ints kept."""
     import math
 
-    return None if value is None or math.isnan(value) else float(value)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
