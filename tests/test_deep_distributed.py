@@ -96,3 +96,17 @@ def test_devices_checked(tmp_path):
         else:
             os.environ["WORLD_SIZE"] = env_world
     assert code == 2
+
+
+def test_shutdown_leaves_the_group(tmp_path):
+    """``shutdown`` waits for the ranks and closes the group (a group left open at exit can
+    abort a gloo process: "terminate called without an active exception"); outside a group it
+    does nothing."""
+    from crowdlearn.deep.distributed import shutdown
+
+    shutdown()  # no group: a no-op
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    assert dist.is_initialized()
+    shutdown()
+    assert not dist.is_initialized()

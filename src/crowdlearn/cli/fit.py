@@ -338,8 +338,9 @@ def run(args: argparse.Namespace) -> int:
         threads="auto" if args.threads is None else args.threads,
     )
     clf.fit(feats, answers, X_test=test, y_test=None if test is None else test.labels)
-    from ..deep.distributed import is_main_process
+    from ..deep.distributed import is_main_process, shutdown
 
+    shutdown()  # data-parallel launch: every rank done training, the group closed cleanly
     if not is_main_process():  # data-parallel launch: rank 0 writes the outputs
         return 0
     inputs = {"answers": str(args.data), "features": args.features,

@@ -26,6 +26,7 @@ VLDB 2020.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from torch import Tensor, nn
 from ..errors import CrowdlearnError
 
 __all__ = ["DistContext", "context", "is_main_process", "launch_command", "launch_world_size",
-           "scale_loss"]
+           "scale_loss", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,29 @@ def context(device: torch.device | None = None) -> DistContext:
     if not dist.is_initialized():
         cuda = device is not None and device.type == "cuda"
         dist.init_process_group(backend="nccl" if cuda else "gloo")
+        atexit.register(_leave)  # a group left to the interpreter's exit can abort (gloo)
     return DistContext(rank=rank, world_size=world, local_rank=local)
+
+
+def _leave() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shutdown() -> None:
+    """Wait for every rank, then leave the process group (nothing outside a launch).
+
+    Call it once the ranks have no collective left (``crowdlearn fit --devices`` does, after
+    training and before rank 0 writes the outputs): a process that exits with the group still
+    open may be aborted by gloo's background threads, failing the whole launch.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def is_main_process() -> bool:
