@@ -220,3 +220,17 @@ def test_all_writes_flat_peerannot_files(toy: Path) -> None:
     assert np.load(out / "labels_toy-data_twothird.npy").tolist() == [1, 0, 1]
     assert np.load(out / "labels_toy-data_ds.npy").shape == (3, 2)
     assert (out / "summary_toy-data_glad.json").is_file()
+
+
+@pytest.mark.parametrize("flag", ["-q", "--quiet"])
+def test_quiet_prints_nothing_and_still_writes(
+    crowd_csv: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    flag: str,
+) -> None:
+    answers, truth, _ = crowd_csv
+    out = tmp_path / "out"
+    assert main(["aggregate", str(answers), "--truth", str(truth), "-s", "mv", flag, "-o",
+                 str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert (out / "labels_answers_mv.csv").exists()

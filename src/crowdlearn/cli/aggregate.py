@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="gold labels: known true labels of some tasks (same formats as "
                    "--truth), held fixed by every strategy; accuracy is then reported on the "
                    "other tasks and on the gold tasks apart")
-    p.add_argument("--quiet", action="store_true",
+    p.add_argument("-q", "--quiet", action="store_true",
                    help="print nothing but errors (and no progress bar)")
     from ._dask import add_dask_arguments
 

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output format: " + ", ".join(TO_FORMATS))
     p.add_argument("--no-overwrite", action="store_true",
                    help="fail when the output already exists")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)
 
 

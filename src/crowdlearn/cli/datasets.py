@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inst.add_argument("--keep-downloads", action="store_true",
                       help="keep the downloaded files in ROOT/.downloads/ (by default they "
                       "are deleted once the data set is installed)")
-    inst.add_argument("--quiet", action="store_true",
+    inst.add_argument("-q", "--quiet", action="store_true",
                       help="no progress bars or notes, only errors")
 
 

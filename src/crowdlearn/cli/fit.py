@@ -227,7 +227,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    help="a name recorded in results.json")
     _alias(g, "experiment_name", "--experiment_name")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
 # ---------------------------------------------------------------------- checks

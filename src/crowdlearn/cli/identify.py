@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="random_state of randomised strategies (and seed of aum/waum's "
                    "classifier, 0 by default)")
     _add_classifier_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)
 
 

@@ -96,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="simulated", help="data set name")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder if it exists and is not empty")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--kind", choices=("classification", "regression", "sequence"),
                    default="classification",
                    help="regression: real-valued answers from good, biased, noisy, scaled and "
