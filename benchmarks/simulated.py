@@ -6,6 +6,7 @@ Run from the repository root (no download needed)::
     python benchmarks/simulated.py --quick      # 1 seed, small sizes (a smoke test)
     python benchmarks/simulated.py --digits     # adds scikit-learn's bundled digits (optional)
     python benchmarks/simulated.py --json out.json
+    python benchmarks/simulated.py --only 1 --strategies ccem coinnet --set coinnet.mu=0.1
 
 Items are drawn from a Gaussian mixture (``K`` classes, each a mixture of ``COMPONENTS``
 Gaussians in ``DIM`` dimensions; the component means are fixed once, the items are drawn anew
@@ -248,6 +249,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     steps_per_epoch = math.ceil(len(kept) * (1 - TRAIN["val_fraction"]) / TRAIN["batch_size"])
     epochs = job["epochs"] or max(1, math.ceil(job["steps"] / steps_per_epoch))
     _, _, strategy, params = next(r for r in STRATEGIES if r[0] == job["key"])
+    params = {**params, **job.get("params", {})}
     clf = CrowdClassifier("mlp", strategy, strategy_params=params, backbone_params=BACKBONE,
                           n_epochs=epochs, device="cpu", seed=seed,
                           **{**TRAIN, **ROW_TRAIN.get(job["key"], {})})
@@ -419,7 +421,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="also run table 1 on scikit-learn's digits (needs scikit-learn)")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--json", default=None, metavar="OUT", help="also save the numbers as JSON")
+    p.add_argument("--set", action="append", default=[], metavar="ROW.PARAM=VALUE",
+                   help="change one strategy parameter of a row (VALUE read as JSON, e.g. "
+                   "coinnet.outlier_lr_factor=1); repeatable")
     args = p.parse_args(argv)
+    args.params = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        row, dot, param = key.partition(".")
+        if not (eq and dot and row in STRATEGY_KEYS and param):
+            p.error(f"--set {item!r}: expected ROW.PARAM=VALUE with ROW one of the strategies")
+        try:
+            args.params.setdefault(row, {})[param] = json.loads(value)
+        except json.JSONDecodeError:
+            p.error(f"--set {item!r}: VALUE is not JSON (a number, true/false, a quoted string)")
     if args.seeds is None:
         args.seeds = 1 if args.quick else 2
     if args.steps is None:
@@ -447,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # table 2's N = N_TRAIN cells are table 1's runs: each run is done once
         jobs.setdefault((data, scenario, key, n, seed), {
             "data": data, "scenario": scenario, "key": key, "n": n, "seed": seed,
-            "steps": args.steps, "epochs": args.epochs})
+            "steps": args.steps, "epochs": args.epochs, "params": args.params.get(key, {})})
 
     for seed in range(args.seeds):
         if args.only in (None, "1"):
@@ -473,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "separation": SEPARATION, "n_workers": N_WORKERS, "p": P_ANSWER,
                      "n_train": N_TRAIN, "n_test": N_TEST, "gamma": GAMMA,
                      "backbone": BACKBONE, "train": TRAIN, "steps": args.steps,
-                     "epochs": args.epochs, "seeds": args.seeds, "scenarios": SCENARIOS},
+                     "epochs": args.epochs, "seeds": args.seeds, "scenarios": SCENARIOS,
+                     "changed": args.params},
         "table1": {}, "runs": results, "wall_seconds": wall}
     if args.only in (None, "1"):
         for data in datasets:
@@ -485,6 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"batch {TRAIN['batch_size']}, {args.steps} steps, selection by validation answer loss "
           f"({TRAIN['val_fraction']:.0%} of the items); conal's error is that of its individual "
           "matrices; two-stage MV has no confusion estimate")
+    if args.params:
+        print(f"changed by --set: {args.params}")
     print(f"{n_fits} fits in {wall:.0f} s ({args.workers} processes)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))

@@ -200,12 +200,13 @@ def test_coinnet_penalty_is_the_mean_over_the_batch_items() -> None:
 
 
 def test_coinnet_outliers_learn_at_the_classifiers_rate() -> None:
-    """One Adam optimiser at one rate for the classifier and the outliers (the authors' code):
-    the confusions keep the head's rate, the outliers get lr * outlier_lr_factor."""
+    """The confusions keep the head's rate, the outliers get lr * outlier_lr_factor (default
+    0.3; 1 is the authors' one optimiser at one rate)."""
     from crowdlearn.deep.backbones import make_backbone
     from crowdlearn.deep.train import CrowdModel, TrainConfig, _make_optimizer
 
     data, answers = small_batch()
+    assert _head("coinnet").outlier_lr_factor == 0.3
     for factor in (1.0, 0.5):
         head = _head("coinnet", outlier_lr_factor=factor)
         head.setup(answers, np.arange(answers.n_tasks))

@@ -186,7 +186,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                    f"{D.HEAD_LR_FACTOR:g} for ccem, geocrowdnet-f/-w, tracereg, raykar, coinnet "
                    "and unionnet, whose confusions start near the identity; --lr x 0.1 for "
                    "madl and annot-mix; --lr for the others; coinnet's outliers learn at "
-                   "--lr x its outlier_lr_factor, 1)")
+                   "--lr x its outlier_lr_factor, 0.3)")
     _alias(g, "head_lr", "--head_lr", type=float)
     g.add_argument("--seed", type=int, default=D.SEED,
                    help="seed of the weights, the validation split and the batch order")
