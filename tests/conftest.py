@@ -6,10 +6,14 @@ Real data sets live outside the repository; tests find them through ``CROWDLEARN
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def data_root() -> Path | None:
@@ -19,6 +23,14 @@ def data_root() -> Path | None:
         return None
     path = Path(value)
     return path if path.is_dir() else None
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """The script ``benchmarks/NAME.py`` imported as a module (benchmarks are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+from conftest import benchmark_module
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "cifar_sized.py"
+pytest.importorskip("torch")
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("cifar_sized", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("cifar_sized")
 
 
 def test_synthetic_batches_read_as_cifar10(tmp_path):

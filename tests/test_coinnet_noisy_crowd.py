@@ -7,28 +7,18 @@ optimiser, ``outlier_lr_factor=1``) COINNet scored 28.8% there, CCEM 94.8%.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from conftest import benchmark_module
+
 pytest.importorskip("torch")
-
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "simulated.py"
-
-
-def _simulated():
-    spec = importlib.util.spec_from_file_location("simulated_bench", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_coinnet_default_keeps_up_with_ccem_on_separable_uniform() -> None:
     import torch
 
     torch.set_num_threads(1)
-    sim = _simulated()
+    sim = benchmark_module("simulated")
     job = {"data": "mixture", "scenario": "separable-uniform", "n": sim.N_TRAIN, "seed": 1,
            "steps": sim.STEPS, "epochs": None}
     ccem = sim.run_one({**job, "key": "ccem"})
