@@ -27,7 +27,9 @@ pattern of the CCEM paper; items that nobody answered are dropped):
     2 and 3 the other way round; annotator 4 is right with probability 0.6 everywhere. A
     class-conditional model sees annotators 0-3 as half right, half shifted; a model whose
     confusions depend on the item (MaDL, Annot-Mix) can tell the regions apart. The "true
-    confusions" of the ``err`` column are the annotators' confusions averaged over the regions.
+    confusions" of the ``err`` column are the annotators' confusions averaged over the regions;
+(e) ``instance-spam``: as (d), but in its bad region an annotator answers uniformly at random
+    (experts in one part of the feature space, guessing in the other).
 
 Table 1: test accuracy (on clean items from the same mixture), confusion estimation error
 (:func:`crowdlearn.metrics.confusion_estimation_error`: mean relative L1 error over annotators,
@@ -81,7 +83,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                        "model_params": {"hammer_share": 0.4, "hammer_accuracy": 0.95}},
     "separable-uniform": {"model": "separable-uniform", "model_params": {"gamma": GAMMA}},
     "symmetric-0.6": {"model": "symmetric", "model_params": {"accuracy": 0.6}},
-    "instance-clusters": {"model": "instance-clusters", "model_params": {}},
+    "instance-clusters": {"model": "instance-clusters", "model_params": {"bad": "shift"}},
+    "instance-spam": {"model": "instance-clusters", "model_params": {"bad": "uniform"}},
 }
 #: instance-clusters: (accuracy in the good region, shift probability in the bad region, the
 #: anchor annotator's accuracy)
@@ -144,12 +147,15 @@ def sample_mixture_regions(means: np.ndarray, n: int, seed: int):
     return x.astype(np.float32), y.astype(np.int64), comp
 
 
-def region_confusions(k: int = N_CLASSES) -> np.ndarray:
-    """instance-clusters: (2 regions, M, K, K) confusions, rows = true class."""
+def region_confusions(k: int = N_CLASSES, bad: str = "shift") -> np.ndarray:
+    """instance-clusters / instance-spam: (2 regions, M, K, K) confusions, rows = true class;
+    in its bad region an annotator shifts ``k -> k + 1`` (``bad="shift"``) or answers uniformly
+    at random (``bad="uniform"``)."""
     eye = np.eye(k)
     shift = np.roll(eye, 1, axis=1)
     good = CLUSTER_GOOD * eye + (1 - CLUSTER_GOOD) / (k - 1) * (1 - eye)
-    bad = CLUSTER_SHIFT * shift + (1 - CLUSTER_SHIFT) / k
+    bad = (CLUSTER_SHIFT * shift + (1 - CLUSTER_SHIFT) / k if bad == "shift"
+           else np.full((k, k), 1.0 / k))
     anchor = CLUSTER_ANCHOR * eye + (1 - CLUSTER_ANCHOR) / (k - 1) * (1 - eye)
     out = np.empty((2, N_WORKERS, k, k))
     for m in range(N_WORKERS):
@@ -162,17 +168,18 @@ def region_confusions(k: int = N_CLASSES) -> np.ndarray:
 
 
 class _RegionCrowd:
-    """What :func:`make_crowd` returns for instance-clusters (answers + averaged confusions)."""
+    """What :func:`make_crowd` returns for the region scenarios (answers + averaged confusions)."""
 
     def __init__(self, answers, confusions: np.ndarray) -> None:
         self.answers, self.confusions = answers, confusions
 
 
-def make_region_crowd(y: np.ndarray, region: np.ndarray, seed: int) -> _RegionCrowd:
+def make_region_crowd(y: np.ndarray, region: np.ndarray, seed: int,
+                      scenario: str = "instance-clusters") -> _RegionCrowd:
     from crowdlearn.answers import Answers
 
     rng = np.random.default_rng(20_000 + seed)
-    conf = region_confusions()
+    conf = region_confusions(bad=SCENARIOS[scenario]["model_params"]["bad"])
     n = len(y)
     asked = rng.random((n, N_WORKERS)) < P_ANSWER
     task, worker = np.nonzero(asked)
@@ -180,7 +187,7 @@ def make_region_crowd(y: np.ndarray, region: np.ndarray, seed: int) -> _RegionCr
     label = (rng.random(len(task))[:, None] > np.cumsum(rows, axis=1)).sum(1)
     label = np.minimum(label, N_CLASSES - 1)
     answers = Answers.from_arrays(task, worker, label, classes=np.arange(N_CLASSES),
-                                  name="instance-clusters")
+                                  name=scenario)
     return _RegionCrowd(answers, conf.mean(axis=0))
 
 
@@ -203,8 +210,8 @@ def make_crowd(scenario: str, y: np.ndarray, seed: int, region: np.ndarray | Non
     from crowdlearn.simulate import simulate
 
     spec = SCENARIOS[scenario]
-    if scenario == "instance-clusters":
-        crowd = make_region_crowd(y, region, seed)  # its tasks: the answered items, sorted
+    if spec["model"] == "instance-clusters":
+        crowd = make_region_crowd(y, region, seed, scenario)  # tasks: the answered items
         return crowd, np.asarray(crowd.answers.task_ids, dtype=np.int64)
     crowd = simulate(true_labels=y, n_classes=int(max(y.max() + 1, N_CLASSES)),
                      n_workers=N_WORKERS, model=spec["model"], model_params=spec["model_params"],
@@ -261,9 +268,12 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         err = confusion_estimation_error(crowd.confusions, clf.confusions_)
     perf = None
     if job["data"] == "mixture":
-        true = (region_confusions()[region_test] if job["scenario"] == "instance-clusters"
-                else np.broadcast_to(np.asarray(crowd.confusions),
-                                     (len(y_test),) + np.shape(crowd.confusions)))
+        spec = SCENARIOS[job["scenario"]]
+        if spec["model"] == "instance-clusters":
+            true = region_confusions(bad=spec["model_params"]["bad"])[region_test]
+        else:
+            true = np.broadcast_to(np.asarray(crowd.confusions),
+                                   (len(y_test),) + np.shape(crowd.confusions))
         perf = performance_error(clf, x_test, y_test, true)
     return {**{k: v for k, v in job.items() if k != "steps"}, "epochs": epochs,
             "n_answered": len(kept), "n_answers": answers.n_answers,
