@@ -135,3 +135,19 @@ def test_uncertainty_entropy_equals_scipys() -> None:
     p = np.random.default_rng(0).random((20, 4))
     p[3] = [0.0, 0.0, 2.0, 0.0]
     assert np.allclose(_entropy_rows(p), entropy(p, axis=1))
+
+
+def test_a_new_run_replaces_the_earlier_runs_files(crowd_csv: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    """A second ``identify`` into the same folder leaves none of the first run's figures beside
+    its own tables; files identify did not write are kept."""
+    answers, _ = crowd_csv
+    out = tmp_path / "diag"
+    assert main(["identify", str(answers), "-s", "ds", "--plot", "-o", str(out),
+                 "--quiet"]) == 0
+    assert (out / "workers.png").exists() and (out / "confusions.png").exists()
+    (out / "my-notes.txt").write_text("mine")
+    assert main(["identify", str(answers), "-s", "mv", "-o", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dataset.json", "my-notes.txt", "tasks.csv", "workers.csv"]
+    assert json.loads((out / "dataset.json").read_text())["strategy"] == "mv"

@@ -135,3 +135,22 @@ def test_cli_says_when_it_detected_real_values(tmp_path, capsys):
     assert main(["aggregate", str(tmp_path / "a.csv"), "--kind", "regression", "-s", "mean",
                  "-o", str(tmp_path / "out2")]) == 0
     assert "real values" not in capsys.readouterr().err
+
+
+def test_nan_spelled_in_a_numeric_column_is_refused_not_a_class(tmp_path) -> None:
+    """``nan`` / ``inf`` among numbers is a missing or infinite number, with its line, whether
+    the other values are real (regression detected) or whole (class indices); among text
+    labels it stays a class name."""
+    assert detect_kind(np.array(["0.5", "1.5", "nan"], dtype=object)) == "regression"
+    assert detect_kind(np.array(["0", "1", "NaN"], dtype=object)) == "classification"
+    real = tmp_path / "real.csv"
+    real.write_text("task,worker,label\nA,u,0.5\nB,u,1.5\nC,v,nan\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"real.csv: line 4: field 'label': missing value"):
+        read(real)
+    ints = tmp_path / "ints.csv"
+    ints.write_text("task,worker,label\nA,u,0\nB,u,1\nC,v,-inf\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"ints.csv: line 4: field 'label': non-finite value"):
+        read(ints)
+    text = tmp_path / "text.csv"
+    text.write_text("task,worker,label\nA,u,cat\nB,u,dog\nC,v,nan\n", encoding="utf-8")
+    assert list(read(text).classes) == ["cat", "dog", "nan"]

@@ -71,9 +71,17 @@ def detect_kind(values: Any) -> str:
         return "classification"
     import pandas as pd
 
-    num = pd.to_numeric(pd.Series(arr), errors="coerce").to_numpy(dtype=np.float64)
-    if np.isnan(num).any() or any(isinstance(v, bool) for v in arr[:1]):
+    from .labels import first_non_finite_number
+
+    if any(isinstance(v, bool) for v in arr[:1]):
         return "classification"
+    num = pd.to_numeric(pd.Series(arr), errors="coerce").to_numpy(dtype=np.float64)
+    finite = np.isfinite(num)
+    # a value that is no number makes text labels, unless it spells NaN or an infinity among
+    # numbers: those decide nothing here (a missing number is then an error with its line)
+    if not finite.all() and first_non_finite_number(arr) is None:
+        return "classification"
+    num = num[finite]
     return "regression" if bool((num != np.floor(num)).any()) else "classification"
 
 

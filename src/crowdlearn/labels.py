@@ -21,7 +21,8 @@ Rules for class labels
 * Floats that are whole numbers count as integers (``3.0`` is class 3); any other float, and any
   integer beyond the 64-bit range (``1e300``, ``2**63 + 5``), is an error.
 * Text labels are looked up in ``classes`` when it is given; otherwise the classes are the sorted
-  distinct labels. Where integers are required (``require_integer=True`` or a declared
+  distinct labels, except that a value spelling NaN or an infinity (``nan``, ``-inf``) among
+  values that all spell numbers is an error (a missing number, not a class named ``"nan"``). Where integers are required (``require_integer=True`` or a declared
   ``n_classes`` without names) text is an error.
 * Values that are neither numbers nor text (lists, bytes, dates) are errors.
 * Nothing is dropped or changed silently: the first offending value is reported with its place.
@@ -371,8 +372,32 @@ def encode_labels(
     if declared is not None:
         return _lookup_labels(text, declared.astype(str).astype(object), source, field, locate,
                               known, names=declared)
+    i = first_non_finite_number(text)
+    if i is not None:  # "0", "1", "nan": a missing number, not a class named "nan"
+        raise DataError(f"non-finite value {_shown(text[i])} among numeric labels",
+                        source=source, where=_where(locate, i), field=field)
     codes, uniques = factorize_sorted(text)
     return codes.astype(INDEX_DTYPE), np.asarray(uniques, dtype=object).astype(str)
+
+
+_NON_FINITE = frozenset({"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity",
+                         "-infinity", "+infinity"})
+
+
+def first_non_finite_number(values: np.ndarray) -> int | None:
+    """Index of the first value spelling NaN or an infinity (``nan``, ``NaN``, ``-inf``, ...)
+    in a column whose every other value spells a finite number; ``None`` otherwise (a column
+    with other text is class names, where ``"nan"`` may be one)."""
+    if values.dtype.kind not in "OUS" or not len(values):
+        return None
+    spelled = np.fromiter((isinstance(v, str) and v.strip().lower() in _NON_FINITE
+                           for v in values), dtype=bool, count=len(values))
+    if not spelled.any() or spelled.all():
+        return None
+    num = pd.to_numeric(pd.Series(values[~spelled], dtype=object), errors="coerce")
+    if not np.isfinite(num.to_numpy(dtype=np.float64)).all():
+        return None
+    return int(np.argmax(spelled))
 
 
 #: inferred integer classes 0..max are accepted up to ``2 * distinct labels + SPARE_CLASSES``

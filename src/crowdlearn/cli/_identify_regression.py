@@ -37,6 +37,7 @@ def run_identify_regression(args: argparse.Namespace, answers: Any, out_dir: Pat
     from ..identify.regression import FLAG_NOTE, FLAG_RULES, FLAGS, metric_names
     from ..io._atomic import atomic_update
     from ._common import say_kind_note
+    from .identify import earlier_output
 
     _refuse_classifier_options(args)
     names = metric_names(metrics)  # a class-label metric: refused before any work
@@ -65,7 +66,7 @@ def run_identify_regression(args: argparse.Namespace, answers: Any, out_dir: Pat
 
         info["scores"] = {k: _number(v) for k, v in regression_scores(
             answers.truth, d.aggregator.result_arrays()["estimates"]).items()}
-    with atomic_update(out_dir) as tmp:
+    with atomic_update(out_dir, remove=earlier_output) as tmp:
         d.workers.to_csv(tmp / "workers.csv", index=False, lineterminator="\n")
         d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
         (tmp / "dataset.json").write_text(

@@ -137,6 +137,23 @@ def _metric_names(items: list[str] | None) -> list[str] | None:
     return names
 
 
+#: what ``identify`` writes into its output folder: tables, the summary, peerannot's
+#: ``identification/`` folder and the figures of either answer kind
+_OWN_FILES = frozenset({"workers.csv", "tasks.csv", "dataset.json", "identification"})
+_OWN_FIGURES = frozenset({"workers", "confusions", "classes", "ambiguity", "calibration",
+                          "training", "parameters", "truth", "values"})
+_FIGURE_SUFFIXES = frozenset({".png", ".pdf", ".svg"})
+
+
+def earlier_output(name: str) -> bool:
+    """Whether ``name`` in the output folder is a file an earlier ``identify`` run wrote: such
+    files are replaced as a group, so a new run never leaves an old run's figure beside its
+    tables; anything else in the folder is kept."""
+    path = Path(name)
+    return name in _OWN_FILES or (path.stem in _OWN_FIGURES
+                                  and path.suffix.lower() in _FIGURE_SUFFIXES)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..aggregate._em import quiet_progress
 
@@ -202,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
                          for name, (path, rows) in prune.items()}
     import json
 
-    with atomic_update(out_dir) as tmp:
+    with atomic_update(out_dir, remove=earlier_output) as tmp:
         d.workers.to_csv(tmp / "workers.csv", index=False, lineterminator="\n")
         d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
         (tmp / "dataset.json").write_text(
