@@ -73,10 +73,15 @@ def rewrite(text: str, ours: set[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-        return 2
+        return 0 if argv else 2
     root = Path(argv[0])
+    if not (root / "tests").is_dir():
+        print(f"crowdkit_suite.py: {root}: not a crowd-kit source checkout (no tests/ folder); "
+              "usage: python benchmarks/crowdkit_suite.py PATH/TO/crowd-kit [pytest args]",
+              file=sys.stderr)
+        return 2
     import crowdlearn.aggregate as agg
 
     ours = set(agg.__all__)

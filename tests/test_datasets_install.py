@@ -801,3 +801,21 @@ def test_labelme_from_an_extracted_folder_copies_the_users_files(root: Path,
     assert sorted(p.relative_to(extracted) for p in extracted.rglob("*")) == before
     assert read(path).n_answers == 7
     assert len(list((path / "train").rglob("*.jpg"))) == 4
+
+
+def test_no_empty_folder_stays_behind(root: Path, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an install from local files only the data set's folder is new under the root; a
+    failed install into a root it created leaves no root at all."""
+    folder = tiny_label_files(tmp_path / "rte-files")
+    install("rte", root, source=folder, verify=False, log=quiet)
+    assert sorted(p.name for p in root.iterdir()) == ["rte"]
+
+    def broken(inputs: Any, out: Path, record: Any) -> dict[str, Any]:
+        raise DataError("conversion failed", source="test")
+
+    monkeypatch.setitem(REGISTRY, "web", dataclasses.replace(get_record("web"), prepare=broken))
+    fresh = tmp_path / "fresh-root"
+    with pytest.raises(DataError, match="conversion failed"):
+        install("web", fresh, source=folder, verify=False, log=quiet)
+    assert not fresh.exists()

@@ -22,7 +22,8 @@ Rules for class labels
   integer beyond the 64-bit range (``1e300``, ``2**63 + 5``), is an error.
 * Text labels are looked up in ``classes`` when it is given; otherwise the classes are the sorted
   distinct labels, except that a value spelling NaN or an infinity (``nan``, ``-inf``) among
-  values that all spell numbers is an error (a missing number, not a class named ``"nan"``). Where integers are required (``require_integer=True`` or a declared
+  values that all spell numbers is an error (a missing number, not a class named ``"nan"``).
+  Where integers are required (``require_integer=True`` or a declared
   ``n_classes`` without names) text is an error.
 * Values that are neither numbers nor text (lists, bytes, dates) are errors.
 * Nothing is dropped or changed silently: the first offending value is reported with its place.

@@ -289,27 +289,36 @@ def install(
     from ..io._atomic import check_writable
 
     check_writable(dest, option="--root" if root is not None else None)
+    new_root = not root_path.exists()
     root_path.mkdir(parents=True, exist_ok=True)
     downloaded: list[Path] = []
-    with _lock(root_path, record.name):
-        _clean_leftovers(root_path, record.name, say)
-        if dest.exists() and not force:
-            raise DatasetError(f"{record.name} is already installed at {dest} (use --force "
-                               "to reinstall)")
-        scratch = Path(tempfile.mkdtemp(prefix=f".{record.name}.", suffix=".work",
-                                        dir=root_path))
-        try:
-            resolved = _match_sources(record, sources, scratch, say)
-            provenance = _gather(record, resolved, root_path, verify=verify,
-                                 progress=progress, log=say, downloaded=downloaded)
-            inputs = Inputs(record, resolved, scratch, say)
-            with _atomic_dir(dest) as tmp:
-                extra = record.prepare(inputs, tmp, record) or {}
-                _finish_metadata(tmp, record, provenance, extra)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        if not keep_downloads:
-            _remove_downloads(root_path, downloaded)
+    try:
+        with _lock(root_path, record.name):
+            _clean_leftovers(root_path, record.name, say)
+            if dest.exists() and not force:
+                raise DatasetError(f"{record.name} is already installed at {dest} (use "
+                                   "--force to reinstall)")
+            scratch = Path(tempfile.mkdtemp(prefix=f".{record.name}.", suffix=".work",
+                                            dir=root_path))
+            try:
+                resolved = _match_sources(record, sources, scratch, say)
+                provenance = _gather(record, resolved, root_path, verify=verify,
+                                     progress=progress, log=say, downloaded=downloaded)
+                inputs = Inputs(record, resolved, scratch, say)
+                with _atomic_dir(dest) as tmp:
+                    extra = record.prepare(inputs, tmp, record) or {}
+                    _finish_metadata(tmp, record, provenance, extra)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if not keep_downloads:
+                _remove_downloads(root_path, downloaded)
+    finally:
+        # no empty cache folder stays behind (a failed install keeps what it downloaded
+        # completely, for the next try), nor a root this call created and left empty
+        _prune_empty(root_path / DOWNLOADS, root_path)
+        if new_root:
+            with contextlib.suppress(OSError):
+                root_path.rmdir()  # only when empty
     meta = json.loads((dest / "metadata.json").read_text(encoding="utf-8"))
     say(f"installed {record.name} to {dest} ({_describe(meta)})")
     _check_sizes(record, meta, say)
@@ -328,6 +337,18 @@ def _remove_downloads(root: Path, files: Sequence[Path]) -> None:
             except OSError:
                 break
             folder = folder.parent
+
+
+def _prune_empty(folder: Path, stop: Path) -> None:
+    """Remove the empty folders of the tree ``folder`` (bottom up), ``folder`` itself when it
+    ends empty; nothing at or above ``stop``."""
+    if not folder.is_dir() or folder == stop:
+        return
+    for child in list(folder.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            _prune_empty(child, stop)
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
 
 
 def _atomic_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
