@@ -220,3 +220,22 @@ def test_one_coin_and_wds_take_a_prior_confusion() -> None:
         assert np.mean(informed.labels_ == truth) > np.mean(blind.labels_ == truth) + 0.5, cls
     one = make_strategy("onecoin", initial_error_strategy="assign", n_iter=0)
     assert np.allclose(one.fit(answers, initial_error=history).skills_, [0] * 4 + [1] * 3)
+
+
+def test_frozenset_labels_as_crowdkit_takes_them() -> None:
+    """crowd-kit takes any hashable label (its entropy_threshold test uses frozensets): the
+    classes are the objects themselves, and labels_ gives them back."""
+    import pandas as pd
+
+    from crowdlearn.aggregate import DawidSkene, MajorityVote
+
+    dog, cat, both = frozenset(["dog"]), frozenset(["cat"]), frozenset(["cat", "dog"])
+    df = pd.DataFrame({"task": ["1"] * 3 + ["2"] * 3, "worker": list("ABCABC"),
+                       "label": [dog, cat, cat, dog, dog, both]})
+    labels = MajorityVote().fit_predict(df)
+    assert labels.to_dict() == {"1": cat, "2": dog}
+    probas = DawidSkene(n_iter=5).fit_predict_proba(df)
+    assert set(probas.columns) == {dog, cat, both}
+    mixed = df.assign(label=[dog, "cat", cat, dog, dog, both])
+    with pytest.raises(DataError, match="frozenset"):
+        MajorityVote().fit(mixed)

@@ -311,11 +311,37 @@ def _as_answers(data: Any) -> tuple[Answers, bool]:
             # crowd-kit accepts boolean labels: classes False, True (labels_ are booleans)
             data = data.assign(label=label.astype(bool).astype(np.int8))
             kwargs["classes"] = np.array([False, True])
+        objects = _object_classes(label)
+        if objects is not None:
+            # crowd-kit accepts any hashable label (frozensets for sets of tags): the classes
+            # are the distinct objects themselves, ordered by their repr (labels_ gives them)
+            codes, classes = objects
+            answers = Answers.from_frame(data.assign(label=codes), duplicates="all",
+                                         classes=np.arange(len(classes)))
+            return answers._replace(classes=classes), True
         return Answers.from_frame(data, duplicates="all", **kwargs), True
     raise TypeError(
         f"expected Answers or a pandas DataFrame with task/worker/label columns, got "
         f"{type(data).__name__}"
     )
+
+
+def _object_classes(label: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, classes)`` for a label column of hashable objects that are neither text nor
+    numbers (frozensets, tuples), else ``None`` (the column goes through the text / number
+    rules of :mod:`crowdlearn.labels`)."""
+    if label.dtype.kind != "O" or not len(label):
+        return None
+    values = label.tolist()
+    if not any(isinstance(v, (frozenset, tuple)) for v in values):
+        return None
+    if not all(isinstance(v, (frozenset, tuple)) for v in values):
+        return None  # a mixture: the label rules name the first odd value
+    uniq = sorted(set(values), key=repr)
+    index = {v: i for i, v in enumerate(uniq)}
+    classes = np.empty(len(uniq), dtype=object)
+    classes[:] = uniq
+    return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values)), classes
 
 
 def check_columns(frame: Any, source: str = "DataFrame") -> None:

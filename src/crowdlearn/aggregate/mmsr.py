@@ -154,8 +154,8 @@ class MMSR(Aggregator):
             skills[active] = weights
             self.loss_history_ = history
             self.n_iter_ = len(history)
-            if len(history) >= int(self.n_iter) and np.isfinite(history[-1]) \
-                    and history[-1] >= float(self.tol):
+            if history and len(history) >= int(self.n_iter) and np.isfinite(history[-1]) \
+                    and history[-1] >= float(self.tol):  # n_iter=0: no iteration, no warning
                 warnings.warn(
                     f"MMSR stopped at its iteration cap n_iter={self.n_iter} before converging "
                     f"(last move {history[-1]:.3g}, tol {self.tol:g}); raise n_iter or tol",
