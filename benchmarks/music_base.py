@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import music  # noqa: E402
+import music_tune  # noqa: E402
 
 CURRENT = dict(music.SHARED)
 PAPER_RECIPE = {"hidden": (256, 128), "dropout": 0.5, "batch_norm": True, "lr": 1e-2,
@@ -57,7 +58,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 def _job(job: dict[str, Any]) -> dict[str, Any]:
     data = music._DATA
     gold = data["gold"]
-    held = music.folds(gold.n_tasks, job["n_folds"], 0)[job["fold"]]
+    held = music_tune.folds(gold.n_tasks, job["n_folds"], 0)[job["fold"]]
     train = np.setdiff1d(np.arange(gold.n_tasks), held)
     clf = music.make_classifier("gold", job["config"], {}, job["seed"])
     clf.fit(data["X"][train], gold.select_tasks(train, keep_all_workers=True))
@@ -68,19 +69,19 @@ def _job(job: dict[str, Any]) -> dict[str, Any]:
 
 def crowd_check(args: argparse.Namespace, folder: Path, names: list[str]) -> None:
     """The crowd-only criterion of ``music.py --tune`` (held-out ``eacc`` from the held-out
-    songs' answers, no true label) for each recipe, on ``music.TUNE_PANEL``'s rows: whether a
+    songs' answers, no true label) for each recipe, on ``music_tune.TUNE_PANEL``'s rows: whether a
     recipe that helps the gold model also helps the crowd rows."""
     with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
                              initializer=music._init_worker, initargs=(str(folder),)) as pool:
-        tuner = music.Tuner(pool, args.folds, 0, seeds=tuple(range(args.seeds)))
+        tuner = music_tune.Tuner(pool, args.folds, 0, seeds=tuple(range(args.seeds)))
         seeds = tuple(range(args.seeds))
-        reqs = [(k, CANDIDATES[n], {}, seeds) for n in names for k in music.TUNE_PANEL]
+        reqs = [(k, CANDIDATES[n], {}, seeds) for n in names for k in music_tune.TUNE_PANEL]
         res = tuner.scores(reqs)
     pairs = list(zip(reqs, res, strict=True))
     units = {n: np.concatenate([[u["eacc"] for u in r] for (_, c, _, _), r in pairs
                                 if c is CANDIDATES[n]]) * 100 for n in names}
     base = units[names[0]]
-    print(f"Crowd-only check: panel {', '.join(music.TUNE_PANEL)}, {args.folds}-fold CV x "
+    print(f"Crowd-only check: panel {', '.join(music_tune.TUNE_PANEL)}, {args.folds}-fold CV x "
           f"{args.seeds} seed(s), criterion eacc (%); gain vs {names[0]!r}")
     for n in names:
         d = units[n] - base
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", nargs="+", default=None)
     p.add_argument("--crowd", action="store_true",
-                   help="score the recipes by the crowd-only criterion on music.TUNE_PANEL")
+                   help="score the recipes by the crowd-only criterion on music_tune.TUNE_PANEL")
     p.add_argument("--data", default=os.environ.get("CROWDLEARN_DATA"))
     args = p.parse_args(argv)
     folder = music.music_dir(args.data)
