@@ -61,6 +61,8 @@ class Partition:
 
 @dataclass
 class Columns:
+    """Names of the task, worker and label columns of the partitioned files."""
+
     task: str = "task"
     worker: str = "worker"
     label: str = "label"

@@ -26,6 +26,8 @@ from ._data import (
 
 @dataclass
 class Loaded:
+    """Answers loaded on the cluster: one future per partition, the id vocabularies."""
+
     parts: list[Any]  # futures of Partition
     vocab: Vocabulary
     name: str | None
