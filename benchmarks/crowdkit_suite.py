@@ -5,12 +5,13 @@ Usage::
     python benchmarks/crowdkit_suite.py PATH/TO/crowd-kit [pytest args...]
 
 ``PATH/TO/crowd-kit`` is a checkout of Toloka/crowd-kit (its v1.4.1 tree was measured). The
-classification-aggregation, multi-label, metrics and post-processing test files are copied to a
-temporary folder and only their imports are rewritten: every name of
+classification-aggregation, multi-label, metrics, post-processing and learning test files are
+copied to a temporary folder and only their imports are rewritten: every name of
 ``from crowdkit.aggregation import ...`` that :mod:`crowdlearn.aggregate` exports is imported
 from there (the others, e.g. ``SegmentationMajorityVote``, stay crowd-kit's and their tests are
 deselected), ``crowdkit.metrics.data`` / ``crowdkit.metrics.workers`` become
-:mod:`crowdlearn.metrics` and ``crowdkit.postprocessing`` becomes :mod:`crowdlearn.postprocessing`.
+:mod:`crowdlearn.metrics`, ``crowdkit.postprocessing`` becomes :mod:`crowdlearn.postprocessing`
+and ``crowdkit.learning`` (CrowdLayer, CoNAL) :mod:`crowdlearn.learning`.
 Test helpers (``crowdkit.aggregation.utils``, the ``base`` class used in annotations) stay
 crowd-kit's: crowd-kit must be importable (it is only needed for those helpers).
 Tests of private methods (GLAD's ``_e_step`` / ``_gradient``) are deselected.
@@ -44,6 +45,10 @@ FILES = [
     "tests/aggregation/test_majority_vote.py",
     "tests/metrics/test_metrics.py",
     "tests/postprocessing/test_entropy_threshold.py",
+    "tests/learning/__init__.py",
+    "tests/learning/data_learning.py",
+    "tests/learning/test_conal.py",
+    "tests/learning/test_crowdlayer.py",
 ]
 #: tests of crowd-kit classes crowdlearn does not provide, or of private methods
 DESELECT = "not segmentation and not glad_e_step and not glad_derivative"
@@ -68,6 +73,7 @@ def rewrite(text: str, ours: set[str]) -> str:
     text = _AGG_IMPORT.sub(lambda m: _rewrite_aggregation(m, ours), text)
     text = text.replace("from crowdkit.metrics.data import", "from crowdlearn.metrics import")
     text = text.replace("from crowdkit.metrics.workers import", "from crowdlearn.metrics import")
+    text = text.replace("from crowdkit.learning import", "from crowdlearn.learning import")
     return text.replace("from crowdkit.postprocessing import",
                         "from crowdlearn.postprocessing import")
 
@@ -93,7 +99,7 @@ def main(argv: list[str]) -> int:
                 dst.write_text("")
                 continue
             dst.write_text(rewrite(src.read_text(), ours))
-        for sub in ("metrics", "postprocessing"):
+        for sub in ("metrics", "postprocessing", "learning"):
             (Path(tmp) / "tests" / sub / "__init__.py").touch()
         cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-k", DESELECT,
                "--rootdir", tmp, str(Path(tmp) / "tests"), *argv[1:]]
