@@ -356,3 +356,9 @@ def tune(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     print(f"({fits} fits, {seconds:.0f} s)")
     return {"shared": chosen, "per_row": per_row, "log": log_rows, "fits": fits,
             "seconds": seconds}
+
+
+if __name__ == "__main__":  # the same as ``python benchmarks/music.py --tune ...``
+    import sys
+
+    sys.exit(music.main(["--tune", *sys.argv[1:]]))
