@@ -71,7 +71,7 @@ def detect_kind(values: Any) -> str:
         return "classification"
     import pandas as pd
 
-    from .labels import first_non_finite_number
+    from .labels import spells_non_finite
 
     if any(isinstance(v, bool) for v in arr[:1]):
         return "classification"
@@ -79,7 +79,7 @@ def detect_kind(values: Any) -> str:
     finite = np.isfinite(num)
     # a value that is no number makes text labels, unless it spells NaN or an infinity among
     # numbers: those decide nothing here (a missing number is then an error with its line)
-    if not finite.all() and first_non_finite_number(arr) is None:
+    if not all(spells_non_finite(v) for v in arr[~finite]):
         return "classification"
     num = num[finite]
     return "regression" if bool((num != np.floor(num)).any()) else "classification"

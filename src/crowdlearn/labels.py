@@ -373,11 +373,12 @@ def encode_labels(
     if declared is not None:
         return _lookup_labels(text, declared.astype(str).astype(object), source, field, locate,
                               known, names=declared)
-    i = first_non_finite_number(text)
-    if i is not None:  # "0", "1", "nan": a missing number, not a class named "nan"
+    codes, uniques = factorize_sorted(text)
+    j = first_non_finite_number(np.asarray(uniques, dtype=object))  # distinct values only
+    if j is not None:  # "0", "1", "nan": a missing number, not a class named "nan"
+        i = int(np.argmax(codes == j))
         raise DataError(f"non-finite value {_shown(text[i])} among numeric labels",
                         source=source, where=_where(locate, i), field=field)
-    codes, uniques = factorize_sorted(text)
     return codes.astype(INDEX_DTYPE), np.asarray(uniques, dtype=object).astype(str)
 
 
@@ -385,14 +386,19 @@ _NON_FINITE = frozenset({"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity
                          "-infinity", "+infinity"})
 
 
+def spells_non_finite(value: Any) -> bool:
+    """Whether ``value`` is text spelling NaN or an infinity (``nan``, ``NaN``, ``-inf``, ...)."""
+    return isinstance(value, str) and value.strip().lower() in _NON_FINITE
+
+
 def first_non_finite_number(values: np.ndarray) -> int | None:
-    """Index of the first value spelling NaN or an infinity (``nan``, ``NaN``, ``-inf``, ...)
-    in a column whose every other value spells a finite number; ``None`` otherwise (a column
-    with other text is class names, where ``"nan"`` may be one)."""
+    """Index of the first value spelling NaN or an infinity (:func:`spells_non_finite`) in a
+    column whose every other value spells a finite number; ``None`` otherwise (a column with
+    other text is class names, where ``"nan"`` may be one)."""
     if values.dtype.kind not in "OUS" or not len(values):
         return None
-    spelled = np.fromiter((isinstance(v, str) and v.strip().lower() in _NON_FINITE
-                           for v in values), dtype=bool, count=len(values))
+    spelled = np.fromiter((spells_non_finite(v) for v in values), dtype=bool,
+                          count=len(values))
     if not spelled.any() or spelled.all():
         return None
     num = pd.to_numeric(pd.Series(values[~spelled], dtype=object), errors="coerce")

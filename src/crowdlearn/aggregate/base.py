@@ -330,11 +330,10 @@ def _object_classes(label: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """``(codes, classes)`` for a label column of hashable objects that are neither text nor
     numbers (frozensets, tuples), else ``None`` (the column goes through the text / number
     rules of :mod:`crowdlearn.labels`)."""
-    if label.dtype.kind != "O" or not len(label):
-        return None
+    if label.dtype.kind != "O" or not len(label) \
+            or not isinstance(label.iloc[0], (frozenset, tuple)):
+        return None  # text, numbers, or a mixture: decided by the first value, no loop
     values = label.tolist()
-    if not any(isinstance(v, (frozenset, tuple)) for v in values):
-        return None
     if not all(isinstance(v, (frozenset, tuple)) for v in values):
         return None  # a mixture: the label rules name the first odd value
     uniq = sorted(set(values), key=repr)
