@@ -29,15 +29,13 @@ def run_identify_regression(args: argparse.Namespace, answers: Any, out_dir: Pat
                             metrics: list[str] | None) -> int:
     """Score every worker and task of real-valued ``answers`` and write workers.csv,
     tasks.csv, dataset.json (and the figures with ``--plot``)."""
-    import json
     import time
 
     from ..identify import identify
     from ..identify.plot import REGRESSION_QUALITY_COLUMNS
     from ..identify.regression import FLAG_NOTE, FLAG_RULES, FLAGS, metric_names
-    from ..io._atomic import atomic_update
     from ._common import say_kind_note
-    from .identify import earlier_output
+    from .identify import staged_output
 
     _refuse_classifier_options(args)
     names = metric_names(metrics)  # a class-label metric: refused before any work
@@ -66,11 +64,7 @@ def run_identify_regression(args: argparse.Namespace, answers: Any, out_dir: Pat
 
         info["scores"] = {k: _number(v) for k, v in regression_scores(
             answers.truth, d.aggregator.result_arrays()["estimates"]).items()}
-    with atomic_update(out_dir, remove=earlier_output) as tmp:
-        d.workers.to_csv(tmp / "workers.csv", index=False, lineterminator="\n")
-        d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
-        (tmp / "dataset.json").write_text(
-            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with staged_output(out_dir, d, info) as tmp:
         figures = _plots(args, answers, d, tmp) if args.plot else {}
     if not args.quiet:
         _print_summary(answers, d, info, out_dir, figures)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,23 @@ def earlier_output(name: str) -> bool:
                                   and path.suffix.lower() in _FIGURE_SUFFIXES)
 
 
+@contextmanager
+def staged_output(out_dir: Path, d: Any, info: dict[str, Any]) -> Iterator[Path]:
+    """The output folder of one run, staged: ``workers.csv``, ``tasks.csv`` and
+    ``dataset.json`` are written, the caller adds its figures to the yielded folder, and the
+    whole group replaces an earlier run's files (:func:`earlier_output`) at the end."""
+    import json
+
+    from ..io._atomic import atomic_update
+
+    with atomic_update(out_dir, remove=earlier_output) as tmp:
+        d.workers.to_csv(tmp / "workers.csv", index=False, lineterminator="\n")
+        d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
+        (tmp / "dataset.json").write_text(
+            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        yield tmp
+
+
 def run(args: argparse.Namespace) -> int:
     from ..aggregate._em import quiet_progress
 
@@ -166,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..identify import identify
     from ..identify.workers import PERMUTATION_MARGIN, SPAM_THRESHOLD
-    from ..io._atomic import atomic_update, check_writable
+    from ..io._atomic import check_writable
 
     out_dir = Path(args.out) if args.out else default_out_dir(args.data, "identify")
     check_writable(out_dir, option="-o" if args.out else None)  # before any work
@@ -217,13 +236,7 @@ def _run(args: argparse.Namespace) -> int:
         info["prune"] = {name: {"alpha": args.alpha, "file": str(path), "n_tasks": len(rows),
                                 "margin": d.margins[name].margin}
                          for name, (path, rows) in prune.items()}
-    import json
-
-    with atomic_update(out_dir, remove=earlier_output) as tmp:
-        d.workers.to_csv(tmp / "workers.csv", index=False, lineterminator="\n")
-        d.tasks.to_csv(tmp / "tasks.csv", index=False, lineterminator="\n")
-        (tmp / "dataset.json").write_text(
-            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with staged_output(out_dir, d, info) as tmp:
         figures = _plots(args, answers, d, tmp) if args.plot else {}
         from ..identify.aum import write_too_hard
 

@@ -109,7 +109,7 @@ def shutdown() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+        _leave()
 
 
 def is_main_process() -> bool:
