@@ -315,7 +315,7 @@ def install(
     finally:
         # no empty cache folder stays behind (a failed install keeps what it downloaded
         # completely, for the next try), nor a root this call created and left empty
-        _prune_empty(root_path / DOWNLOADS, root_path)
+        _remove_empty_caches(root_path, record)
         if new_root:
             with contextlib.suppress(OSError):
                 root_path.rmdir()  # only when empty
@@ -326,29 +326,19 @@ def install(
 
 
 def _remove_downloads(root: Path, files: Sequence[Path]) -> None:
-    """Delete downloaded files, then the cache folders they leave empty."""
+    """Delete downloaded files (:func:`_remove_empty_caches` then removes their folders)."""
     for path in files:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        folder = path.parent
-        while folder != root and folder.is_relative_to(root / DOWNLOADS):
-            try:
-                folder.rmdir()  # only when empty
-            except OSError:
-                break
-            folder = folder.parent
 
 
-def _prune_empty(folder: Path, stop: Path) -> None:
-    """Remove the empty folders of the tree ``folder`` (bottom up), ``folder`` itself when it
-    ends empty; nothing at or above ``stop``."""
-    if not folder.is_dir() or folder == stop:
-        return
-    for child in list(folder.iterdir()):
-        if child.is_dir() and not child.is_symlink():
-            _prune_empty(child, stop)
-    with contextlib.suppress(OSError):
-        folder.rmdir()  # only when empty
+def _remove_empty_caches(root: Path, record: DatasetRecord) -> None:
+    """Remove the record's download folders that are empty, then ``ROOT/.downloads`` if it is
+    (other data sets' cached files are kept)."""
+    for folder in [*sorted({_cache_dir(root, record, rf) for rf in record.files}),
+                   root / DOWNLOADS]:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty (or missing)
 
 
 def _atomic_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
